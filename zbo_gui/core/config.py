@@ -1,0 +1,404 @@
+"""Campaign configuration: frozen dataclasses, validated early, read from and written to TOML.
+
+Every field is checked in ``__post_init__``; a bad value raises :class:`ConfigError` whose message
+names the field as it is spelled in the TOML file (``section.field``) and the value given, e.g.
+``jrvae.lr must be > 0, got -0.1``. The TOML layout mirrors the dataclasses one to one: the
+top-level keys are ``seed`` and one table per section (see ``examples/campaign.toml``).
+
+Two presets ship with the engine (DESIGN.md §2): :func:`demo_config` ("D": digits {0,1,4,7},
+800 images, 50 epochs; learns on a CPU in ≈1 min per training) and :func:`quick_config` (a smoke
+preset that finishes a whole campaign in well under 3 minutes on a 2-core CPU; it need not learn).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from zbo_gui.core.errors import ConfigError
+from zbo_gui.core.schedules import FAMILIES as SEED_FAMILIES
+
+OBJECTIVE_KINDS = ("usage", "paper")
+ACQUISITION_KINDS = ("logei", "ei", "ucb")
+SAMPLERS = ("bernoulli", "continuous_bernoulli", "gaussian")
+INVARIANCES = ("r", "t", "s")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _fail(name: str, value: Any, requirement: str) -> ConfigError:
+    return ConfigError(f"{name} {requirement}, got {value!r}")
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(name, value, f"must be an integer >= {minimum}")
+
+
+def _positive_float(name: str, value: Any, allow_zero: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        raise _fail(name, value, "must be a finite number >= 0" if allow_zero else "must be > 0")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise _fail(name, value, f"must be one of {', '.join(choices)}")
+
+
+def _int_list(name: str, value: Any) -> None:
+    if not isinstance(value, tuple) or not value:
+        raise _fail(name, value, "must be a non-empty list of integers")
+    for v in value:
+        _positive_int(name, v)
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Which images the jrVAE evaluations train on.
+
+    Attributes:
+        source: ``"demo"`` (rotated scikit-learn digits) or a path to an ``.npy``/``.npz`` file
+            holding images ``(n, H, W)``.
+        key: array name inside an ``.npz`` file (empty: the only array, or ``images``).
+        digits: the digit classes of the demo dataset.
+        n_images: size of the seeded evaluation subset.
+        image_size: images are resized to ``image_size x image_size``.
+        max_rotation: demo only: rotations are drawn uniformly in ±max_rotation degrees.
+    """
+
+    source: str = "demo"
+    key: str = ""
+    digits: tuple[int, ...] = (0, 1, 4, 7)
+    n_images: int = 800
+    image_size: int = 16
+    max_rotation: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or not self.source:
+            raise _fail("dataset.source", self.source, "must be 'demo' or a file path")
+        if not isinstance(self.digits, tuple) or not self.digits:
+            raise _fail("dataset.digits", self.digits, "must be a non-empty list of digits 0-9")
+        if len(set(self.digits)) != len(self.digits) or any(
+            isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 9 for d in self.digits
+        ):
+            raise _fail("dataset.digits", list(self.digits), "must be distinct digits 0-9")
+        _positive_int("dataset.n_images", self.n_images, 2)
+        _positive_int("dataset.image_size", self.image_size, 4)
+        _positive_float("dataset.max_rotation", self.max_rotation, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The schedule space: length N, bounds [β_lo, β_hi] and the seed library.
+
+    Attributes:
+        n_epochs: N, the number of jrVAE epochs (one β value per epoch).
+        beta_lo: lower bound of β_c (> 0).
+        beta_hi: upper bound of β_c (> beta_lo). Log-scaled when beta_hi / beta_lo >= 10.
+        counts: number of seed schedules per family (see ``core.schedules``).
+        csv_files: extra seed schedules imported from CSV files (resampled to N).
+    """
+
+    n_epochs: int = 50
+    beta_lo: float = 0.1
+    beta_hi: float = 10.0
+    counts: Mapping[str, int] = field(
+        default_factory=lambda: {
+            "cooldown": 24, "segmented": 16, "periodic": 10, "cyclical": 10,
+            "warmup": 10, "exponential": 10, "constant": 10,
+        }
+    )
+    csv_files: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _positive_int("schedules.n_epochs", self.n_epochs, 2)
+        for name in ("beta_lo", "beta_hi"):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value) or value <= 0:
+                raise _fail(f"schedules.{name}", value, "must be a finite number > 0")
+        if self.beta_lo >= self.beta_hi:
+            raise ConfigError(
+                f"schedules.beta_lo must be < schedules.beta_hi, got beta_lo={self.beta_lo!r}"
+                f" and beta_hi={self.beta_hi!r}"
+            )
+        for family, count in self.counts.items():
+            _choice("schedules.counts", family, SEED_FAMILIES)
+            _positive_int(f"schedules.counts.{family}", count, 0)
+        if sum(self.counts.values()) + len(self.csv_files) < 4:
+            raise _fail("schedules.counts", dict(self.counts), "must give >= 4 seed schedules")
+
+
+@dataclass(frozen=True)
+class ScheduleVAEConfig:
+    """The 2-D schedule VAE (pyroVED ``iVAE`` on normalised schedules)."""
+
+    epochs: int = 1000
+    lr: float = 1e-3
+    batch_size: int = 32
+    hidden: tuple[int, ...] = (128, 128)
+    decoder_sig: float = 0.1
+
+    def __post_init__(self) -> None:
+        _positive_int("schedule_vae.epochs", self.epochs)
+        _positive_float("schedule_vae.lr", self.lr)
+        _positive_int("schedule_vae.batch_size", self.batch_size)
+        _int_list("schedule_vae.hidden", self.hidden)
+        _positive_float("schedule_vae.decoder_sig", self.decoder_sig)
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """The feasible latent grid: ``size x size`` points over the seed cloud plus a margin."""
+
+    size: int = 100
+    margin: float = 0.15
+    tolerance: float = 0.02
+
+    def __post_init__(self) -> None:
+        _positive_int("grid.size", self.size, 4)
+        _positive_float("grid.margin", self.margin, allow_zero=True)
+        _positive_float("grid.tolerance", self.tolerance, allow_zero=True)
+
+
+@dataclass(frozen=True)
+class JrVAEConfig:
+    """The jrVAE (pyroVED ``jiVAE``) trained once per evaluation; DESIGN.md §2 preset "D"."""
+
+    classes: int = 4
+    latent_dim: int = 2
+    invariances: tuple[str, ...] = ("r",)
+    encoder_hidden: tuple[int, ...] = (128, 128)
+    decoder_hidden: tuple[int, ...] = (32, 32)
+    sampler: str = "bernoulli"
+    lr: float = 1e-2
+    batch_size: int = 25
+    beta_d: float = 1.0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        _positive_int("jrvae.classes", self.classes, 2)
+        _positive_int("jrvae.latent_dim", self.latent_dim, 2)
+        if not isinstance(self.invariances, tuple) or len(set(self.invariances)) != len(
+            self.invariances
+        ):
+            raise _fail("jrvae.invariances", self.invariances, "must be a list of distinct letters")
+        for inv in self.invariances:
+            _choice("jrvae.invariances", inv, INVARIANCES)
+        _int_list("jrvae.encoder_hidden", self.encoder_hidden)
+        _int_list("jrvae.decoder_hidden", self.decoder_hidden)
+        _choice("jrvae.sampler", self.sampler, SAMPLERS)
+        _positive_float("jrvae.lr", self.lr)
+        _positive_int("jrvae.batch_size", self.batch_size)
+        _positive_float("jrvae.beta_d", self.beta_d)
+        _choice("jrvae.device", self.device, DEVICES)
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """How a trained jrVAE is scored (see ``core.objective`` for the formulas).
+
+    Attributes:
+        kind: ``"usage"`` (default; counts classes by how many images the encoder assigns to
+            them, so a collapsed model scores low) or ``"paper"`` (the published ℓ1 − w·ℓ2).
+        manifold_d: each class manifold is a ``d x d`` grid of decoded images.
+        weight: w, the weight of the within-class term ℓ2.
+        pairs: random distinct position pairs per class for ℓ2.
+        replicates: R, trainings per schedule with different seeds; the objective is their mean.
+    """
+
+    kind: str = "usage"
+    manifold_d: int = 8
+    weight: float = 0.0
+    pairs: int = 100
+    replicates: int = 1
+
+    def __post_init__(self) -> None:
+        _choice("objective.kind", self.kind, OBJECTIVE_KINDS)
+        _positive_int("objective.manifold_d", self.manifold_d, 2)
+        _positive_float("objective.weight", self.weight, allow_zero=True)
+        _positive_int("objective.pairs", self.pairs)
+        _positive_int("objective.replicates", self.replicates)
+
+
+@dataclass(frozen=True)
+class BOConfig:
+    """Bayesian optimisation in the schedule VAE's latent space.
+
+    Attributes:
+        initial: points of the initial design (spread over the feasible region).
+        budget: total number of evaluations, initial design included.
+        acquisition: ``"logei"`` (default), ``"ei"`` or ``"ucb"``.
+        xi: EI/LogEI exploration margin, in units of the observed objective.
+        kappa: UCB exploration weight.
+        stop_tol: convergence: stop when max EI < stop_tol · std(y) ...
+        stop_patience: ... for this many consecutive BO iterations (0 disables the rule).
+    """
+
+    initial: int = 10
+    budget: int = 25
+    acquisition: str = "logei"
+    xi: float = 0.0
+    kappa: float = 2.0
+    stop_tol: float = 1e-3
+    stop_patience: int = 3
+
+    def __post_init__(self) -> None:
+        _positive_int("bo.initial", self.initial, 2)
+        _positive_int("bo.budget", self.budget, 2)
+        if self.budget < self.initial:
+            raise ConfigError(
+                f"bo.budget must be >= bo.initial, got budget={self.budget} and"
+                f" initial={self.initial}"
+            )
+        _choice("bo.acquisition", self.acquisition, ACQUISITION_KINDS)
+        _positive_float("bo.xi", self.xi, allow_zero=True)
+        _positive_float("bo.kappa", self.kappa, allow_zero=True)
+        _positive_float("bo.stop_tol", self.stop_tol, allow_zero=True)
+        _positive_int("bo.stop_patience", self.stop_patience, 0)
+
+
+_SECTIONS: dict[str, type] = {
+    "dataset": DatasetConfig,
+    "schedules": ScheduleConfig,
+    "schedule_vae": ScheduleVAEConfig,
+    "grid": GridConfig,
+    "jrvae": JrVAEConfig,
+    "objective": ObjectiveConfig,
+    "bo": BOConfig,
+}
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """The whole configuration of a campaign; stored verbatim (as TOML) in the campaign file."""
+
+    seed: int = 0
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    schedules: ScheduleConfig = field(default_factory=ScheduleConfig)
+    schedule_vae: ScheduleVAEConfig = field(default_factory=ScheduleVAEConfig)
+    grid: GridConfig = field(default_factory=GridConfig)
+    jrvae: JrVAEConfig = field(default_factory=JrVAEConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    bo: BOConfig = field(default_factory=BOConfig)
+
+    def __post_init__(self) -> None:
+        _positive_int("seed", self.seed, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (lists instead of tuples), as written to TOML."""
+        out: dict[str, Any] = {"seed": self.seed}
+        for name in _SECTIONS:
+            section = dataclasses.asdict(getattr(self, name))
+            out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in section.items()}
+        out["schedules"]["counts"] = dict(self.schedules.counts)
+        return out
+
+    def to_toml(self) -> str:
+        """The configuration as TOML text (round-trips through :func:`config_from_toml`)."""
+        return tomli_w.dumps(self.to_dict())
+
+    def replace(self, **sections: Any) -> CampaignConfig:
+        """A copy with whole sections (or ``seed``) replaced."""
+        return dataclasses.replace(self, **sections)
+
+
+def _build_section(name: str, cls: type, table: Any) -> Any:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[{name}] must be a table, got {table!r}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown key {name}.{unknown[0]} (known keys: {', '.join(sorted(known))})"
+        )
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    if "counts" in kwargs and not isinstance(kwargs["counts"], Mapping):
+        raise _fail("schedules.counts", kwargs["counts"], "must be a table of family = count")
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # e.g. a value of a type that cannot be compared
+        raise ConfigError(f"[{name}]: {exc}") from None
+
+
+def config_from_dict(data: Mapping[str, Any], base: CampaignConfig | None = None) -> CampaignConfig:
+    """Build a config from a nested dict; missing sections and keys keep ``base``'s values.
+
+    Raises:
+        ConfigError: unknown section or key, or an invalid value (the message names it).
+    """
+    base = base or CampaignConfig()
+    unknown = sorted(set(data) - set(_SECTIONS) - {"seed"})
+    if unknown:
+        raise ConfigError(
+            f"unknown section [{unknown[0]}] (known: seed, {', '.join(_SECTIONS)})"
+        )
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        if name in data:
+            merged = dataclasses.asdict(getattr(base, name))
+            if not isinstance(data[name], Mapping):
+                raise ConfigError(f"[{name}] must be a table, got {data[name]!r}")
+            if name == "schedules" and "counts" in data[name]:
+                merged["counts"] = {}
+            merged.update(data[name])
+            sections[name] = _build_section(name, cls, merged)
+    if "seed" in data:
+        sections["seed"] = data["seed"]
+    return dataclasses.replace(base, **sections)
+
+
+def config_from_toml(text: str, base: CampaignConfig | None = None) -> CampaignConfig:
+    """Parse TOML text into a :class:`CampaignConfig` (see :func:`config_from_dict`)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}") from None
+    return config_from_dict(data, base)
+
+
+def load_config(path: str | Path, base: CampaignConfig | None = None) -> CampaignConfig:
+    """Read a TOML config file; a relative ``dataset.source`` is taken relative to the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    config = config_from_toml(text, base)
+    source = config.dataset.source
+    if source != "demo" and not Path(source).is_absolute():
+        resolved = str((path.parent / source).resolve())
+        config = config.replace(dataset=dataclasses.replace(config.dataset, source=resolved))
+    return config
+
+
+def demo_config() -> CampaignConfig:
+    """Default demo preset "D" (DESIGN.md §2): learns on a CPU, ≈1 min per evaluation."""
+    return CampaignConfig()
+
+
+def quick_config() -> CampaignConfig:
+    """Smoke preset: a whole campaign in well under 3 minutes on a 2-core CPU."""
+    base = CampaignConfig()
+    return base.replace(
+        dataset=DatasetConfig(digits=(0, 1, 4), n_images=300, image_size=12),
+        schedules=ScheduleConfig(
+            n_epochs=12,
+            counts={"cooldown": 8, "segmented": 6, "periodic": 4, "cyclical": 4,
+                    "warmup": 4, "exponential": 4, "constant": 4},
+        ),
+        schedule_vae=ScheduleVAEConfig(epochs=300),
+        grid=GridConfig(size=60),
+        jrvae=JrVAEConfig(classes=3, encoder_hidden=(64, 64), decoder_hidden=(16, 16)),
+        objective=ObjectiveConfig(manifold_d=6, pairs=50),
+        bo=BOConfig(initial=5, budget=8),
+    )

@@ -1,0 +1,166 @@
+"""Outcomes that cross module (and thread) boundaries: enums and frozen dataclasses.
+
+Only these, plain numbers and numpy arrays travel from the engine to a caller (the CLI, the GUI
+worker). Arrays inside them are never written to after the object is built.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class EvaluationStatus(enum.Enum):
+    """How an evaluation ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ProposalSource(enum.Enum):
+    """Who chose an evaluated point."""
+
+    INITIAL = "initial"  # the space-filling initial design
+    ACQUISITION = "acquisition"  # the maximiser of the acquisition function
+    USER = "user"  # a person ("evaluate this point next")
+
+
+class EvaluationCancelled(Exception):
+    """Raised inside a training when its cancel event is set; nothing is recorded."""
+
+
+class TrainingDiverged(Exception):
+    """Raised when a training's loss becomes NaN or infinite; becomes a FAILED evaluation."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report of a long step (one per epoch of a training).
+
+    Attributes:
+        stage: what is running (``"schedule_vae"``, ``"evaluation"``, ...).
+        step: steps done (e.g. epochs finished).
+        total: steps in all.
+        loss: the latest loss, when there is one.
+        message: a short human-readable line.
+    """
+
+    stage: str
+    step: int
+    total: int
+    loss: float = float("nan")
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class Controls:
+    """What a long computation gets from its caller: a progress sink and a cancel flag.
+
+    Cancellation is cooperative: code checks :meth:`check` between epochs.
+    """
+
+    progress: ProgressCallback | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def report(self, report: Progress) -> None:
+        """Send a progress report to the sink, if any."""
+        if self.progress is not None:
+            self.progress(report)
+
+    def check(self) -> None:
+        """Raise :class:`EvaluationCancelled` when cancellation was requested."""
+        if self.cancel.is_set():
+            raise EvaluationCancelled("cancelled")
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    """The score of one training (one replicate) and its diagnostics.
+
+    Attributes:
+        value: the objective (maximised).
+        seed: the seed of the training.
+        l1: between-class dissimilarity term (NaN when not applicable).
+        l2: within-class dissimilarity term (NaN when not applicable).
+        loss_curve: ``(N,)`` training loss per epoch.
+        class_usage: ``(K,)`` number of evaluation images the encoder assigns to each class.
+        class_intensity: ``(K,)`` mean intensity of each class's learned manifold.
+        accuracy: accuracy of the discrete latent against the labels after Hungarian matching
+            (NaN when the dataset has no labels). A diagnostic, never the objective.
+        nmi: normalised mutual information of the discrete latent and the labels (or NaN).
+        manifolds: ``(K, d*d, H, W)`` uint8 thumbnails of the class manifolds (0..255).
+        train_seconds: wall time of the training.
+        score_seconds: wall time of the scoring (manifolds, SSIM, usage).
+    """
+
+    value: float
+    seed: int
+    l1: float = float("nan")
+    l2: float = float("nan")
+    loss_curve: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    class_usage: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    class_intensity: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    accuracy: float = float("nan")
+    nmi: float = float("nan")
+    manifolds: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 0), np.uint8))
+    train_seconds: float = 0.0
+    score_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The next point to evaluate.
+
+    Attributes:
+        grid_index: flat index into the latent grid's points.
+        z: ``(2,)`` latent coordinates.
+        schedule: ``(N,)`` decoded β_c schedule.
+        source: who chose it.
+        acquisition: the acquisition value at the point (NaN for the initial design).
+        max_ei: the maximum expected improvement over the candidates (NaN for the initial
+            design); the convergence rule reads it.
+    """
+
+    grid_index: int
+    z: np.ndarray
+    schedule: np.ndarray
+    source: ProposalSource
+    acquisition: float = float("nan")
+    max_ei: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluated schedule: a proposal, its replicates and the outcome.
+
+    Attributes:
+        index: 0-based position in the campaign.
+        proposal: the evaluated point.
+        status: SUCCEEDED or FAILED.
+        objective: mean of the replicates' values (NaN when FAILED).
+        replicates: the per-seed results (empty when FAILED before any finished).
+        message: the failure message (empty on success).
+        started: UNIX time the evaluation started.
+        seconds: wall time of the whole evaluation.
+    """
+
+    index: int
+    proposal: Proposal
+    status: EvaluationStatus
+    objective: float
+    replicates: tuple[ObjectiveResult, ...] = ()
+    message: str = ""
+    started: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the evaluation produced an objective value."""
+        return self.status is EvaluationStatus.SUCCEEDED
