@@ -157,6 +157,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from zbo_gui.runner import CampaignRunner
 
     config = _config_for_run(args)
+    if config.dataset.source != "demo":  # fail before the campaign file is created
+        from zbo_gui.core.datasets import load_dataset
+
+        load_dataset(config.dataset, config.seed)
     if config.jrvae.device == "cuda":
         from zbo_gui.core.jrvae import resolve_device
 

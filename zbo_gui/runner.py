@@ -184,7 +184,9 @@ class CampaignRunner:
                 results.append(self.objective(proposal.schedule, seed, controls))
         except TRAINING_FAILURES as exc:
             status, message = EvaluationStatus.FAILED, f"{type(exc).__name__}: {exc}"
-            log.warning("evaluation %d failed: %s", index, message, exc_info=True)
+            # a divergence is an expected outcome; other failures keep their traceback
+            log.warning("evaluation %d failed: %s", index, message,
+                        exc_info=not isinstance(exc, TrainingDiverged))
         succeeded = status is EvaluationStatus.SUCCEEDED
         value = float(np.mean([r.value for r in results])) if succeeded else float("nan")
         evaluation = Evaluation(index, proposal, status, value, tuple(results), message,

@@ -112,7 +112,9 @@ def train_jrvae(
         try:
             trainer.step(loader, scale_factor=scale)
         except ValueError as exc:  # pyro's distribution checks reject NaN parameters
-            raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: {exc}") from exc
+            # pyro appends tensor dumps and trace shapes: keep the first line
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise TrainingDiverged(f"training diverged at epoch {epoch + 1}: {first}") from exc
         loss = float(trainer.loss_history["training_loss"][-1])
         losses[epoch] = loss
         if not math.isfinite(loss):
