@@ -209,9 +209,11 @@ def test_sigkill_then_resume_loses_no_finished_evaluation(tmp_path: Path) -> Non
                         stderr_file=tmp_path / "run.log")
     try:
         wait_for_evaluations(out, 2, process)
-        # while the campaign runs, its file is locked: a reader gets a clear error
+        # while the campaign runs, a writer is refused but a reader sees the finished evaluations
         with pytest.raises(CampaignFileError, match="in use by another process"):
-            CampaignStore.open(out)
+            CampaignStore.open(out, writable=True)
+        with CampaignStore.open(out) as live:
+            assert live.n_evaluations >= 2
         assert process.poll() is None, "the campaign ended before it could be killed"
         os.kill(process.pid, signal.SIGKILL)
         assert process.wait(timeout=60) == -signal.SIGKILL

@@ -154,18 +154,19 @@ def _config_for_run(args: argparse.Namespace) -> CampaignConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    config = _config_for_run(args)  # before the heavy imports: a bad value fails fast
     from zbo_gui.runner import CampaignRunner
 
-    config = _config_for_run(args)
+    data = None
     if config.dataset.source != "demo":  # fail before the campaign file is created
         from zbo_gui.core.datasets import load_dataset
 
-        load_dataset(config.dataset, config.seed)
+        data = load_dataset(config.dataset, config.seed)
     if config.jrvae.device == "cuda":
         from zbo_gui.core.jrvae import resolve_device
 
         resolve_device("cuda")
-    with CampaignRunner.create(args.out, config, overwrite=args.overwrite) as runner:
+    with CampaignRunner.create(args.out, config, overwrite=args.overwrite, data=data) as runner:
         return _drive(runner, args.quiet)
 
 

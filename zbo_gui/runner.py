@@ -77,10 +77,16 @@ class CampaignRunner:
     # ------------------------------------------------------------ open/create
     @classmethod
     def create(cls, path: str | Path, config: CampaignConfig, *, overwrite: bool = False,
-               objective: Objective | None = None) -> CampaignRunner:
-        """Start a new campaign file at ``path`` (refuses to replace one unless ``overwrite``)."""
+               objective: Objective | None = None, data: ImageSet | None = None
+               ) -> CampaignRunner:
+        """Start a new campaign file at ``path`` (refuses to replace one unless ``overwrite``).
+
+        ``data``, when given, is the already loaded dataset of ``config.dataset``.
+        """
         store = CampaignStore.create(path, config.to_toml(), __version__, overwrite=overwrite)
-        return cls(store, config, objective)
+        runner = cls(store, config, objective)
+        runner.data = data
+        return runner
 
     @classmethod
     def open(cls, path: str | Path, objective: Objective | None = None) -> CampaignRunner:
@@ -112,8 +118,9 @@ class CampaignRunner:
             images, labels, _, source = self.store.read_dataset()
             self.data = ImageSet(images, labels, source)
         else:
-            controls.report(Progress("dataset", 0, 1, message="loading the dataset"))
-            self.data = load_dataset(cfg.dataset, cfg.seed)
+            if self.data is None:
+                controls.report(Progress("dataset", 0, 1, message="loading the dataset"))
+                self.data = load_dataset(cfg.dataset, cfg.seed)
             self.store.write_dataset(self.data.images, self.data.labels, self.data.fingerprint,
                                      self.data.source)
         if self.store.has("seeds"):

@@ -46,10 +46,20 @@ def problem(exc: OSError) -> str:
 
 
 def open_h5(path: Path, mode: str) -> h5py.File:
-    """``h5py.File(path, mode)`` with every failure turned into a :class:`CampaignFileError`."""
+    """``h5py.File(path, mode)`` with every failure turned into a :class:`CampaignFileError`.
+
+    A read-only open of a file that a running campaign holds (HDF5 file lock) is retried without
+    the lock: readers trust only the evaluations counted in ``/evaluations.attrs["count"]``,
+    which the writer bumps last, so ``zbo info`` works while a campaign runs.
+    """
     try:
         return h5py.File(path, mode)
     except OSError as exc:
+        if mode == "r" and "unable to lock file" in str(exc):
+            try:
+                return h5py.File(path, mode, locking=False)
+            except OSError as retry:
+                exc = retry
         raise CampaignFileError(f"{path}: {problem(exc)}") from None
 
 
@@ -97,6 +107,9 @@ def create_file(path: Path, config_toml: str, app_version: str, overwrite: bool)
             f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
             write_str(f, "config", config_toml)
             _evaluations.init_group(f.create_group("evaluations"))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a campaign file is a normal file
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -151,6 +164,9 @@ def migrate_on_disk(path: Path, version: int) -> h5py.File:
         shutil.copyfile(path, tmp)
         with open_h5(tmp, "r+") as f:
             _apply_migrations(f, version, path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a campaign file is a normal file
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
