@@ -9,7 +9,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.zbo-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[gui,dev]'
+  .venv/bin/python -m pip install --quiet -e '.[dev]'
   touch "$stamp"
 fi

@@ -243,7 +243,7 @@ class BOConfig:
     """
 
     initial: int = 10
-    budget: int = 25
+    budget: int = 20
     acquisition: str = "logei"
     xi: float = 0.0
     kappa: float = 2.0

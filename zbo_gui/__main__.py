@@ -1,0 +1,7 @@
+"""``python -m zbo_gui``: the desktop application."""
+
+import sys
+
+from zbo_gui.app import main
+
+sys.exit(main())
