@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.file and args.demo:
         print("zbo-gui: error: give either a campaign FILE or --demo, not both", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from PySide6.QtWidgets import QApplication
 
     from zbo_gui.gui.main_window import MainWindow, schedule_screenshot
@@ -67,8 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         window.new_campaign(str(demo_path()), quick_config() if args.quick else demo_config())
     if args.screenshot:
-        delay = 1500 if (args.file or args.demo) else 300
-        schedule_screenshot(window, args.screenshot, delay)
+        schedule_screenshot(window, args.screenshot, wait_for_load=bool(args.file or args.demo))
     return app.exec()
 
 

@@ -7,6 +7,7 @@ imports no torch, so it opens fast and stays responsive while the worker trains.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import time
@@ -56,7 +57,7 @@ FILE_FILTER = "zBO campaigns (*.h5 *.hdf5);;All files (*)"
 def _fmt_seconds(seconds: float) -> str:
     if not np.isfinite(seconds):
         return "–"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
@@ -232,6 +233,13 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
+        else:  # first start: give the latent map the room (after the window is laid out)
+            QTimer.singleShot(0, self._default_dock_sizes)
+
+    def _default_dock_sizes(self) -> None:
+        d = self.docks
+        self.resizeDocks([d["inputs"], d["schedule"]], [400, 420], Qt.Orientation.Horizontal)
+        self.resizeDocks([d["convergence"]], [250], Qt.Orientation.Vertical)
 
     def _save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -290,11 +298,6 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ files
     def new_campaign(self, path: str | None = None, config: CampaignConfig | None = None) -> None:
         """Start a new campaign from the panels and settings (asks for the file name)."""
-        try:
-            config = config or self.current_config()
-        except ZboError as exc:
-            self.on_failed(str(exc))
-            return
         if path is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             path, _ = QFileDialog.getSaveFileName(
@@ -302,15 +305,33 @@ class MainWindow(QMainWindow):
                 FILE_FILTER)
             if not path:
                 return
+        try:
+            config = config or self.current_config(path)
+        except (ZboError, OSError) as exc:
+            self.on_failed(str(exc))
+            return
         self._reset_views()
         self.controller.new_campaign(path, config, overwrite=True)
         self._remember(path)
 
-    def current_config(self) -> CampaignConfig:
-        """The campaign configuration from the dataset panel, seed panel and settings."""
+    def current_config(self, campaign_path: str | None = None) -> CampaignConfig:
+        """The campaign configuration from the dataset panel, seed panel and settings.
+
+        Sketched seed schedules are written to ``<campaign>.sketches.csv`` beside the campaign
+        file and listed in ``schedules.csv_files`` (the campaign file keeps them all anyway).
+        """
         base = self.config or CampaignConfig()
-        return base.replace(dataset=self.dataset_panel.dataset_config(),
-                            schedules=self.seed_panel.schedule_config())
+        schedules = self.seed_panel.schedule_config()
+        library = self.seed_panel.library()
+        sketches = library.schedules[[f == "sketch" for f in library.families]]
+        if len(sketches) and campaign_path is not None:
+            csv = Path(campaign_path).with_suffix(".sketches.csv")
+            np.savetxt(csv, sketches, delimiter=",", fmt="%.9g")
+            schedules = dataclasses.replace(
+                schedules, csv_files=(*schedules.csv_files, str(csv)))
+        jrvae = dataclasses.replace(base.jrvae, classes=self.dataset_panel.classes())
+        return base.replace(dataset=self.dataset_panel.dataset_config(), schedules=schedules,
+                            jrvae=jrvae)
 
     def open_dialog(self) -> None:
         """Ask for a campaign file and open it."""
@@ -333,12 +354,10 @@ class MainWindow(QMainWindow):
                                                 FILE_FILTER)
         if not target or Path(target) == Path(self.path):
             return
-        self.controller.close_campaign()
-        try:
+        try:  # every evaluation is flushed when it ends, so an idle campaign copies whole
             shutil.copyfile(self.path, target)
         except OSError as exc:
             self.on_failed(f"cannot copy the campaign to {target}: {exc}")
-            self.open_campaign(self.path)
             return
         self.open_campaign(target)
 
@@ -354,22 +373,25 @@ class MainWindow(QMainWindow):
     def on_campaign_opened(self, message: CampaignOpened) -> None:
         self.path = message.path
         self.config = message.config
-        self.seed_panel.set_config(message.config.schedules)
+        self.seed_panel.set_config(message.config.schedules, seed=message.config.seed)
         self.dataset_panel.set_config(message.config.dataset)
+        self.dataset_panel.set_classes(message.config.jrvae.classes)
         self.setWindowTitle(f"zBO workstation — {Path(message.path).name}")
         log.info("campaign %s: %d evaluations stored", message.path, message.n_evaluations)
         self._set_state(self.state)
 
     @Slot(object)
     def on_dataset(self, message: DatasetSnapshot) -> None:
-        self.dataset_panel.show_snapshot(message)
+        log.info("dataset: %d images from %s (fingerprint %s…)", message.count, message.source,
+                 message.fingerprint[:12])
 
     @Slot(object)
     def on_grid(self, grid: GridSnapshot) -> None:
         self.grid = grid
         self.latent_map.set_grid(grid)
         self.schedule_view.set_bounds(grid.beta_lo, grid.beta_hi)
-        self.seed_panel.show_library(grid.seed_schedules, grid.seed_families)
+        log.info("latent grid %d×%d: %.0f %% feasible; schedule VAE reconstruction RMS %.3f",
+                 grid.x.size, grid.y.size, 100 * grid.feasible.mean(), grid.reconstruction_rms)
 
     @Slot(object)
     def on_posterior(self, posterior: PosteriorSnapshot) -> None:
@@ -476,7 +498,7 @@ class MainWindow(QMainWindow):
         return max(ok, key=lambda e: e.objective) if ok else None
 
     def export_schedule(self, fmt: str, path: str | None = None) -> bool:
-        """Export the best evaluated schedule as CSV/JSON/NPY; returns whether a file was written."""
+        """Export the best evaluated schedule (CSV/JSON/NPY); True when a file was written."""
         from zbo_gui.storage.export import write_export
 
         best = self.best_evaluation()
@@ -515,7 +537,7 @@ class MainWindow(QMainWindow):
             self.table.export_csv(path)
 
     # ------------------------------------------------------------------ closing
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+    def closeEvent(self, event: QCloseEvent) -> None:
         busy = self.controller.is_busy()
         if busy and self.confirm_close:
             answer = QMessageBox.question(
@@ -526,19 +548,45 @@ class MainWindow(QMainWindow):
                 return
         self._save_layout()
         self.log_panel.detach()
-        self.controller.shutdown(30000)
+        self.dataset_panel.shutdown()
+        if not self.controller.shutdown(30000):
+            log.warning("the worker did not stop within 30 s; it ends after its current epoch")
         event.accept()
 
 
-def schedule_screenshot(window: MainWindow, path: str, delay_ms: int = 500) -> None:
-    """Save a PNG of the window after ``delay_ms`` and quit the application."""
+def schedule_screenshot(window: MainWindow, path: str, wait_for_load: bool,
+                        delay_ms: int = 800, timeout_ms: int = 120000) -> None:
+    """Save a PNG of the window once loaded, then quit the application.
+
+    Args:
+        window: the main window.
+        path: the PNG to write.
+        wait_for_load: wait until the controller has opened or created the campaign (state
+            IDLE or FINISHED) before shooting; else shoot after ``delay_ms``.
+        delay_ms: settling time before the picture (layout, plots).
+        timeout_ms: shoot anyway after this long.
+    """
     from PySide6.QtWidgets import QApplication
 
+    done = False
+
     def shoot() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
         window.grab().save(path)
         log.info("screenshot saved to %s", path)
         window.confirm_close = False
         window.close()
         QApplication.instance().quit()
 
-    QTimer.singleShot(delay_ms, shoot)
+    def on_state(state: RunState) -> None:
+        if state in (RunState.IDLE, RunState.FINISHED):
+            QTimer.singleShot(delay_ms, shoot)
+
+    if wait_for_load:
+        window.controller.stateChanged.connect(on_state)
+        QTimer.singleShot(timeout_ms, shoot)
+    else:
+        QTimer.singleShot(delay_ms, shoot)
