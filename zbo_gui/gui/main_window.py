@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.evaluations: list[Evaluation] = []
         self.state = RunState.EMPTY
         self.confirm_close = True  # tests switch the question off
+        self.last_error = ""
         self.setWindowTitle("zBO workstation")
         self._build_views()
         self._build_actions()
@@ -440,10 +441,16 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def on_failed(self, message: str) -> None:
+        """Show an error: log record, status bar and a (non-blocking) message box."""
         log.error("%s", message)
+        self.last_error = message
         self.statusBar().showMessage(message, 15000)
         if self.isVisible():
-            QMessageBox.warning(self, "zBO", message)
+            box = QMessageBox(QMessageBox.Icon.Warning, "zBO", message,
+                              QMessageBox.StandardButton.Ok, self)
+            box.setWindowModality(Qt.WindowModality.NonModal)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.show()
 
     # ------------------------------------------------------------------ interaction
     @Slot(float, float)
