@@ -1,4 +1,4 @@
-"""The headless ``zbo`` command: run, resume, inspect and export zBO campaigns.
+"""The headless ``zbo`` command: run, resume, inspect and export zBO campaigns; inspect data.
 
 A user's mistake (bad config value, missing file, damaged campaign file) prints one line
 ``zbo: error: ...`` and exits with status 2; Ctrl-C stops after the current epoch, keeps every
@@ -25,6 +25,7 @@ from zbo_gui.core.config import (
     load_config,
     quick_config,
 )
+from zbo_gui.core.data.base import FORMATS as DATA_FORMATS
 from zbo_gui.core.errors import CampaignFileError, ConfigError, ZboError
 from zbo_gui.core.types import Controls, Evaluation, EvaluationCancelled, Progress
 from zbo_gui.storage.campaign_file import CampaignStore
@@ -239,6 +240,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect_data(args: argparse.Namespace) -> int:
+    """Describe a data file: exit 0 when ``zbo run`` can use it, else print why and exit 2."""
+    from zbo_gui.core.data import inspect_file
+
+    summary = inspect_file(args.path, args.format, args.key or "", args.labels or "")
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(summary.to_text())
+    if summary.problems:
+        print(f"zbo: error: {summary.source}: {summary.problems[0]}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``zbo`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -276,6 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--which", choices=("evaluated", "predicted"), default="evaluated",
                         help="best evaluated schedule (default) or best GP-predicted one")
     export.set_defaults(func=cmd_export)
+
+    inspect = sub.add_parser(
+        "inspect-data", help="describe an image file or folder (count, shape, values, problems)")
+    inspect.add_argument("path", type=Path, help="NPY/NPZ, HDF5, TIFF, PNG/JPEG file or folder")
+    inspect.add_argument("--key", help="NPZ array, HDF5 dataset path or TIFF series number")
+    inspect.add_argument("--format", default="auto",
+                         choices=DATA_FORMATS)
+    inspect.add_argument("--labels", help="labels: .npy/.csv file or h5:/path in the same file")
+    inspect.add_argument("--json", action="store_true", help="machine-readable output")
+    inspect.set_defaults(func=cmd_inspect_data)
     return parser
 
 

@@ -31,8 +31,10 @@ def _non_default() -> CampaignConfig:
     """A config that differs from the defaults in every section."""
     return CampaignConfig(
         seed=7,
-        dataset=DatasetConfig(source="data/images.npz", key="imgs", digits=(2, 3),
-                              n_images=50, image_size=20, max_rotation=30.0),
+        dataset=DatasetConfig(source="data/images.h5", key="/entry/data", digits=(2, 3),
+                              n_images=50, image_size=20, max_rotation=30.0, format="hdf5",
+                              labels="h5:/entry/labels", max_particles=6, crop="pad",
+                              normalize="percentile", percentiles=(0.5, 99.5), balance=True),
         schedules=ScheduleConfig(n_epochs=30, beta_lo=0.001, beta_hi=0.05,
                                  counts={"cooldown": 5, "constant": 3}, csv_files=("a.csv",)),
         schedule_vae=ScheduleVAEConfig(epochs=200, lr=5e-4, batch_size=16, hidden=(64, 32),
@@ -115,6 +117,24 @@ def test_partial_toml_keeps_base_values() -> None:
         ("[jrvae]\nencoder_hidden = []\n", "jrvae.encoder_hidden", "()"),
         ("[bo]\nstop_patience = -1\n", "bo.stop_patience", "-1"),
         ("seed = -4\n", "seed", "-4"),
+        ('[dataset]\nsource = ""\n', "dataset.source", "''"),
+        ('[dataset]\nformat = "png"\n', "dataset.format", "'png'"),
+        ("[dataset]\nkey = 3\n", "dataset.key", "3"),
+        ('[dataset]\nlabels = "h5:"\n', "dataset.labels", "'h5:'"),
+        ("[dataset]\nmax_particles = 0\n", "dataset.max_particles", "0"),
+        ('[dataset]\ncrop = "squash"\n', "dataset.crop", "'squash'"),
+        ('[dataset]\nnormalize = "zscore"\n', "dataset.normalize", "'zscore'"),
+        ("[dataset]\npercentiles = [99, 1]\n", "dataset.percentiles", "[99, 1]"),
+        ("[dataset]\npercentiles = [1, 101]\n", "dataset.percentiles", "[1, 101]"),
+        ("[dataset]\npercentiles = [1]\n", "dataset.percentiles", "[1]"),
+        ("[dataset]\npatch_size = 2\n", "dataset.patch_size", "2"),
+        ("[dataset]\npatch_size = -8\n", "dataset.patch_size", "-8"),
+        ("[dataset]\npatch_stride = -1\n", "dataset.patch_stride", "-1"),
+        ('[dataset]\npatch_mode = "atoms"\n', "dataset.patch_mode", "'atoms'"),
+        ('[dataset]\nbalance = "yes"\n', "dataset.balance", "'yes'"),
+        ('[dataset]\nlabels = "l.csv"\npatch_size = 32\n', "dataset.labels", "'l.csv'"),
+        ('[dataset]\nsource = "particles"\nmax_particles = 9\nimage_size = 8\n',
+         "dataset.image_size", "8"),
     ],
 )
 def test_invalid_value_names_field_and_value(toml: str, field: str, value: str) -> None:
@@ -151,6 +171,13 @@ def test_direct_construction_is_validated_too() -> None:
         ScheduleConfig(counts={"constant": 2, "warmup": 1})  # fewer than 4 seeds in all
 
 
+def test_dataset_percentiles_become_floats() -> None:
+    config = config_from_toml("[dataset]\npercentiles = [2, 98]\n")
+    assert config.dataset.percentiles == (2.0, 98.0)
+    assert all(isinstance(p, float) for p in config.dataset.percentiles)
+    assert config_from_toml(config.to_toml()) == config
+
+
 def test_config_is_frozen() -> None:
     config = CampaignConfig()
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -176,10 +203,20 @@ def test_load_config_resolves_relative_dataset_path(tmp_path: Path) -> None:
     assert Path(config.dataset.source).is_absolute()
 
 
+def test_load_config_resolves_relative_labels_but_not_h5_labels(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text('[dataset]\nsource = "d/x.npy"\nlabels = "d/labels.csv"\n', encoding="utf-8")
+    assert Path(load_config(path).dataset.labels) == (tmp_path / "d" / "labels.csv").resolve()
+    path.write_text('[dataset]\nsource = "x.h5"\nlabels = "h5:/y"\n', encoding="utf-8")
+    assert load_config(path).dataset.labels == "h5:/y"
+
+
 def test_load_config_keeps_demo_and_absolute_sources(tmp_path: Path) -> None:
     path = tmp_path / "demo.toml"
     path.write_text('[dataset]\nsource = "demo"\n', encoding="utf-8")
     assert load_config(path).dataset.source == "demo"
+    path.write_text('[dataset]\nsource = "particles"\n', encoding="utf-8")
+    assert load_config(path).dataset.source == "particles"
     absolute = (tmp_path / "elsewhere" / "x.npz").resolve()
     path.write_text(f'[dataset]\nsource = "{absolute.as_posix()}"\n', encoding="utf-8")
     assert Path(load_config(path).dataset.source) == absolute

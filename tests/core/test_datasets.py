@@ -1,4 +1,7 @@
-"""Tests of the image datasets: the rotated-digits demo and NPY/NPZ files."""
+"""Tests of the image datasets: the rotated-digits demo and NPY/NPZ files through load_dataset.
+
+The other formats, preprocessing, patches and the particles demo: ``test_data_*.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,18 @@ import numpy as np
 import pytest
 
 from zbo_gui.core.config import DatasetConfig
-from zbo_gui.core.datasets import ImageSet, load_dataset, load_npy, rotated_digits
+from zbo_gui.core.datasets import ImageSet, load_dataset, rotated_digits
 from zbo_gui.core.errors import DatasetError
 
+pytestmark = pytest.mark.filterwarnings("ignore::zbo_gui.core.data.DatasetWarning")
+
 N_DIGITS_0_1 = 178 + 182  # scikit-learn's bundled digits: 178 zeros, 182 ones
+
+
+def load_npy(path: Path, key: str, n_images: int, image_size: int, seed: int) -> ImageSet:
+    """An NPY/NPZ file through the campaign entry point, default preprocessing."""
+    config = DatasetConfig(source=str(path), key=key, n_images=n_images, image_size=image_size)
+    return load_dataset(config, seed)
 
 
 def _images(n: int = 6, h: int = 8, w: int = 8, seed: int = 0) -> np.ndarray:
@@ -197,8 +208,9 @@ def _save(tmp_path: Path, name: str, array: np.ndarray) -> Path:
 @pytest.mark.parametrize(
     ("name", "array", "needle"),
     [
-        ("flat.npy", np.arange(10.0), "shape"),
-        ("four_d.npy", np.random.default_rng(0).random((3, 4, 4, 3)), "shape"),
+        ("flat.npy", np.arange(10.0), "1-D array"),
+        ("five_d.npy", np.random.default_rng(0).random((3, 4, 4, 3, 2)), "5-D array"),
+        ("four_d.npy", np.random.default_rng(0).random((3, 4, 4, 5)), "4-D array"),
         ("single.npy", np.random.default_rng(0).random((1, 4, 4)), "at least 2"),
         ("constant.npy", np.full((3, 4, 4), 0.5), "equal"),
         ("strings.npy", np.array([[["a", "b"], ["c", "d"]]] * 3), "numeric"),
@@ -231,8 +243,17 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_text_file(tmp_path: Path) -> None:
     path = tmp_path / "notes.npy"
     path.write_text("these are not images\n", encoding="utf-8")
-    with pytest.raises(DatasetError, match=r"notes\.npy"):
+    with pytest.raises(DatasetError, match=r"notes\.npy: not an NPY file"):
         load_npy(path, "", n_images=3, image_size=4, seed=0)
+
+
+def test_colour_stack_becomes_grey(tmp_path: Path) -> None:
+    rgb = np.random.default_rng(0).random((3, 4, 4, 3))
+    data = load_npy(_save(tmp_path, "rgb.npy", rgb), "", n_images=10, image_size=4, seed=0)
+    grey = rgb @ np.array([0.2125, 0.7154, 0.0721])
+    np.testing.assert_allclose(data.images, (grey - grey.min()) / (grey.max() - grey.min()),
+                               atol=1e-6)
+    assert any("colour → grey" in step for step in data.steps)
 
 
 def test_mismatched_labels(tmp_path: Path) -> None:

@@ -22,6 +22,9 @@ from typing import Any
 
 import tomli_w
 
+from zbo_gui.core.data.base import CROP_MODES, NORMALIZE_MODES, PATCH_MODES
+from zbo_gui.core.data.base import FORMATS as DATA_FORMATS
+from zbo_gui.core.data.particles import min_image_size
 from zbo_gui.core.errors import ConfigError
 from zbo_gui.core.schedules import FAMILIES as SEED_FAMILIES
 
@@ -59,18 +62,46 @@ def _int_list(name: str, value: Any) -> None:
         _positive_int(name, v)
 
 
+#: Built-in demo sources of ``dataset.source``.
+DEMO_SOURCES = ("demo", "particles")
+
+
 @dataclass(frozen=True)
 class DatasetConfig:
-    """Which images the jrVAE evaluations train on.
+    """Which images the jrVAE evaluations train on, and how they are prepared.
+
+    The built-in demos ignore the file-only fields (``format`` to ``balance``).
 
     Attributes:
-        source: ``"demo"`` (rotated scikit-learn digits) or a path to an ``.npy``/``.npz`` file
-            holding images ``(n, H, W)``.
-        key: array name inside an ``.npz`` file (empty: the only array, or ``images``).
-        digits: the digit classes of the demo dataset.
-        n_images: size of the seeded evaluation subset.
-        image_size: images are resized to ``image_size x image_size``.
-        max_rotation: demo only: rotations are drawn uniformly in ±max_rotation degrees.
+        source: ``"demo"`` (rotated scikit-learn digits), ``"particles"`` (synthetic images of
+            1 to ``max_particles`` particles, labelled by count) or a path: an ``.npy``/``.npz``
+            file, an HDF5 file, a TIFF stack, a PNG/JPEG image, or a folder of images.
+        key: which array of the file: an NPZ array name, an HDF5 dataset path
+            (``/entry/data``) or a TIFF series number; "" takes the only candidate (or one
+            named ``images``) and lists them when there are several.
+        digits: the digit classes of the rotated-digits demo.
+        n_images: size of the seeded evaluation subset (all images when there are fewer).
+        image_size: images are brought to ``image_size x image_size`` (see ``crop``).
+        max_rotation: digits demo only: rotations drawn uniformly in ±max_rotation degrees.
+        format: ``"auto"`` (a folder, the extension, or the file's first bytes) or one of
+            ``npy``, ``npz``, ``hdf5``, ``tiff``, ``folder``, ``image``.
+        labels: optional labels, diagnostics only: "" (an NPZ ``labels`` array if present),
+            a path to an ``.npy`` or ``.csv`` file (one label per image, in file order), or
+            ``h5:/path`` for a dataset inside the same HDF5 file. Not with patches.
+        max_particles: particles demo only: K, the most particles per image (labels 1..K).
+        crop: how non-square images reach ``image_size``: ``"resize"`` (straight, changing
+            the aspect ratio), ``"center"`` (central square, then resize) or ``"pad"`` (pad to
+            a square with each image's minimum, then resize).
+        normalize: to [0, 1] by ``"global"`` min–max, ``"per_image"`` min–max, or
+            ``"percentile"`` (the two ``percentiles`` of all values map to 0 and 1, clipped).
+        percentiles: ``[low, high]`` in [0, 100] for ``normalize = "percentile"``.
+        patch_size: 0 (off), or cut each image (one large image of particles or atoms) into
+            ``patch_size x patch_size`` patches; they are then resized to ``image_size``.
+        patch_stride: grid stride in pixels (0: ``patch_size``, no overlap).
+        patch_mode: ``"grid"`` (regular tiling), ``"blobs"`` (centred on Laplacian-of-Gaussian
+            blobs: particles) or ``"peaks"`` (centred on local maxima: atomic columns).
+        balance: draw the subset with equal counts per class (needs labels); small classes are
+            resampled with repeats.
     """
 
     source: str = "demo"
@@ -79,10 +110,21 @@ class DatasetConfig:
     n_images: int = 800
     image_size: int = 16
     max_rotation: float = 60.0
+    format: str = "auto"
+    labels: str = ""
+    max_particles: int = 4
+    crop: str = "resize"
+    normalize: str = "global"
+    percentiles: tuple[float, ...] = (1.0, 99.0)
+    patch_size: int = 0
+    patch_stride: int = 0
+    patch_mode: str = "grid"
+    balance: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.source, str) or not self.source:
-            raise _fail("dataset.source", self.source, "must be 'demo' or a file path")
+        if not isinstance(self.source, str) or not self.source.strip():
+            raise _fail("dataset.source", self.source,
+                        "must be 'demo', 'particles' or a file or folder path")
         if not isinstance(self.digits, tuple) or not self.digits:
             raise _fail("dataset.digits", self.digits, "must be a non-empty list of digits 0-9")
         if len(set(self.digits)) != len(self.digits) or any(
@@ -92,6 +134,57 @@ class DatasetConfig:
         _positive_int("dataset.n_images", self.n_images, 2)
         _positive_int("dataset.image_size", self.image_size, 4)
         _positive_float("dataset.max_rotation", self.max_rotation, allow_zero=True)
+        for name in ("key", "labels"):
+            if not isinstance(getattr(self, name), str):
+                raise _fail(f"dataset.{name}", getattr(self, name), "must be a string")
+        if self.labels.startswith("h5:") and not self.labels[3:].strip("/ "):
+            raise _fail("dataset.labels", self.labels, "must name a dataset after 'h5:'")
+        _choice("dataset.format", self.format, DATA_FORMATS)
+        _positive_int("dataset.max_particles", self.max_particles, 1)
+        _choice("dataset.crop", self.crop, CROP_MODES)
+        _choice("dataset.normalize", self.normalize, NORMALIZE_MODES)
+        self._check_percentiles()
+        _positive_int("dataset.patch_size", self.patch_size, 0)
+        if 0 < self.patch_size < 4:
+            raise _fail("dataset.patch_size", self.patch_size, "must be 0 (off) or >= 4")
+        _positive_int("dataset.patch_stride", self.patch_stride, 0)
+        _choice("dataset.patch_mode", self.patch_mode, PATCH_MODES)
+        if not isinstance(self.balance, bool):
+            raise _fail("dataset.balance", self.balance, "must be true or false")
+        if self.labels and self.patch_size:
+            raise ConfigError(f"dataset.labels ({self.labels!r}) cannot be combined with"
+                              f" dataset.patch_size ({self.patch_size}): labels are per image,"
+                              " not per patch")
+        if self.source == "particles" and self.image_size < min_image_size(self.max_particles):
+            raise ConfigError(
+                f"dataset.image_size must be >= {min_image_size(self.max_particles)} for"
+                f" dataset.max_particles = {self.max_particles}, got {self.image_size}")
+
+    def _check_percentiles(self) -> None:
+        p = self.percentiles
+        ok = isinstance(p, tuple) and len(p) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in p)
+        if not ok or not 0 <= p[0] < p[1] <= 100:
+            shown = list(p) if isinstance(p, tuple) else p
+            raise _fail("dataset.percentiles", shown, "must be [low, high] with"
+                        " 0 <= low < high <= 100")
+        object.__setattr__(self, "percentiles", (float(p[0]), float(p[1])))
+
+    @property
+    def is_demo(self) -> bool:
+        """True for a built-in demo source (``"demo"`` or ``"particles"``)."""
+        return self.source in DEMO_SOURCES
+
+    def with_paths_from(self, folder: str | Path) -> DatasetConfig:
+        """A copy whose relative ``source`` and ``labels`` paths are taken from ``folder``."""
+        changes: dict[str, str] = {}
+        if not self.is_demo and not Path(self.source).is_absolute():
+            changes["source"] = str((Path(folder) / self.source).resolve())
+        if self.labels and not self.labels.startswith("h5:") and not Path(
+                self.labels).is_absolute():
+            changes["labels"] = str((Path(folder) / self.labels).resolve())
+        return dataclasses.replace(self, **changes) if changes else self
 
 
 @dataclass(frozen=True)
@@ -365,7 +458,7 @@ def config_from_toml(text: str, base: CampaignConfig | None = None) -> CampaignC
 
 
 def load_config(path: str | Path, base: CampaignConfig | None = None) -> CampaignConfig:
-    """Read a TOML config file; a relative ``dataset.source`` is taken relative to the file."""
+    """Read a TOML config file; relative ``dataset.source``/``labels`` are taken from its folder."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -374,11 +467,8 @@ def load_config(path: str | Path, base: CampaignConfig | None = None) -> Campaig
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     config = config_from_toml(text, base)
-    source = config.dataset.source
-    if source != "demo" and not Path(source).is_absolute():
-        resolved = str((path.parent / source).resolve())
-        config = config.replace(dataset=dataclasses.replace(config.dataset, source=resolved))
-    return config
+    dataset = config.dataset.with_paths_from(path.parent)
+    return config.replace(dataset=dataset) if dataset is not config.dataset else config
 
 
 def demo_config() -> CampaignConfig:

@@ -86,8 +86,8 @@ def _layout(shape: Sequence[int], where: str, colour_axis: bool | None) -> Layou
     Args:
         shape: the array's shape.
         where: names the data in error messages.
-        colour_axis: whether the last axis holds colour samples; None: guess (a last axis of
-            size 3 or 4 in a 3-D array is colour).
+        colour_axis: whether the last axis holds colour samples; None: guess (in a 3-D array,
+            a last axis of size 3 or 4, smaller than the other two, is colour).
 
     Raises:
         DatasetError: 0-D, 1-D or ≥ 5-D arrays, or a 4-D array that is not one of the above.
@@ -103,7 +103,8 @@ def _layout(shape: Sequence[int], where: str, colour_axis: bool | None) -> Layou
     if ndim == 2:
         return Layout(1, shape, single=True)
     if ndim == 3:
-        is_colour = shape[2] in (3, 4) if colour_axis is None else colour_axis
+        guess = shape[2] in (3, 4) and min(shape[:2]) > shape[2]
+        is_colour = guess if colour_axis is None else colour_axis
         if is_colour:
             if shape[2] not in (3, 4):
                 raise DatasetError(f"{where}: {shape[2]} colour samples per pixel; expected 3"

@@ -35,23 +35,32 @@ def _open_file(path: Path) -> Any:
         return h5py.File(path, "r", locking=False, rdcc_nbytes=CHUNK_CACHE_BYTES)
 
 
+def _text(name: str | bytes) -> str:
+    """An HDF5 object name as text (h5py gives bytes for names that are not UTF-8)."""
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+
+
+def _candidates(group: Any) -> list[tuple[str, tuple[int, ...], np.dtype, Any]]:
+    import h5py
+
+    found: list[tuple[str, tuple[int, ...], np.dtype, Any]] = []
+
+    def visit(_name: str, obj: Any) -> None:
+        if (isinstance(obj, h5py.Dataset) and obj.shape is not None and len(obj.shape) >= 2
+                and obj.dtype.kind in NUMERIC_KINDS and obj.size > 0):
+            found.append((_text(obj.name), tuple(obj.shape), obj.dtype, obj))
+
+    group.visititems(visit)
+    return found
+
+
 def image_datasets(group: Any) -> list[tuple[str, tuple[int, ...], np.dtype]]:
     """The candidate image datasets under ``group``: numeric, at least 2-D, not empty.
 
     Returns:
         ``(path, shape, dtype)`` for each, in the file's order.
     """
-    import h5py
-
-    found: list[tuple[str, tuple[int, ...], np.dtype]] = []
-
-    def visit(_name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and obj.shape is not None and len(obj.shape) >= 2:
-            if obj.dtype.kind in NUMERIC_KINDS and obj.size > 0:
-                found.append((obj.name, tuple(obj.shape), obj.dtype))
-
-    group.visititems(visit)
-    return found
+    return [(name, shape, dtype) for name, shape, dtype, _ in _candidates(group)]
 
 
 def _listing(found: list[tuple[str, tuple[int, ...], np.dtype]]) -> str:
@@ -79,8 +88,8 @@ class Hdf5Images(RawImages):
         if self.layout.single:
             return self.dataset[()]
         out = np.empty((indices.size, *self.dataset.shape[1:]), dtype=self.dataset.dtype)
-        for start, stop, offset in runs(indices):
-            out[offset: offset + stop - start] = self.dataset[start:stop]
+        for start, stop, offset in runs(indices):  # straight into ``out``, no temporary
+            self.dataset.read_direct(out, np.s_[start:stop], np.s_[offset: offset + stop - start])
         return out
 
     def close(self) -> None:
@@ -106,13 +115,14 @@ def _find(handle: Any, path: Path, key: str) -> Any:
             raise DatasetError(f"{path}: {key!r} is not a dataset")
         return obj
     with reading(str(path), "HDF5"):
-        found = image_datasets(handle)
+        found = _candidates(handle)
     if not found:
         raise DatasetError(f"{path}: no image dataset (numeric, at least 2-D) in the file")
     named = [f for f in found if f[0].rsplit("/", 1)[-1] == "images"]
     if len(found) == 1 or len(named) == 1:
-        return handle[(named or found)[0][0]]
-    raise DatasetError(f"{path}: several image datasets ({_listing(found)}); choose one with"
+        return (named or found)[0][3]
+    listing = _listing([f[:3] for f in found])
+    raise DatasetError(f"{path}: several image datasets ({listing}); choose one with"
                        " dataset.key")
 
 
@@ -120,15 +130,17 @@ def open_hdf5(path: Path, key: str) -> Hdf5Images:
     """Open an HDF5 dataset of images (see :func:`~zbo_gui.core.data.readers.open_images`)."""
     handle = _open_file(path)
     try:
-        dataset = _find(handle, path, key)
-        name = dataset.name
-        where = f"{path}[{name}]"
-        if dataset.shape is None:
-            raise DatasetError(f"{where}: empty (null) dataset")
-        dtype = check_dtype(dataset.dtype, where)
-        layout = layout_of(dataset.shape, where)
-        return Hdf5Images(path, "hdf5", name, layout, dtype, notes=_storage_notes(dataset),
-                          file=handle, dataset=dataset)
+        with reading(str(path), "HDF5"):
+            dataset = _find(handle, path, key)
+            name = _text(dataset.name)
+            where = f"{path}[{name}]"
+            if dataset.shape is None:
+                raise DatasetError(f"{where}: empty (null) dataset")
+            dtype = check_dtype(dataset.dtype, where)
+            layout = layout_of(dataset.shape, where)
+            notes = _storage_notes(dataset)
+        return Hdf5Images(path, "hdf5", name, layout, dtype, notes=notes, file=handle,
+                          dataset=dataset)
     except BaseException:
         handle.close()
         raise

@@ -9,6 +9,10 @@ sorted by name (``img2`` before ``img10``) and their names kept.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from zbo_gui.core.data.base import (
     check_dtype,
     layout_of,
     natural_key,
+    one_line,
     reading,
     shape_text,
 )
@@ -28,11 +33,63 @@ from zbo_gui.core.errors import DatasetError
 
 #: File suffixes read from a folder.
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
-_PIL_DTYPES = {"1": np.uint8, "L": np.uint8, "LA": np.uint8, "La": np.uint8, "I;16": np.uint16, "I;16L": np.uint16, "I;16B": np.uint16,
-               "I;16N": np.uint16, "I": np.int32, "F": np.float32}
+#: Pillow modes read as grey, and their dtypes (other modes are read as RGB or RGBA).
+_PIL_DTYPES = {"1": np.uint8, "L": np.uint8, "LA": np.uint8, "La": np.uint8, "I;16": np.uint16,
+               "I;16L": np.uint16, "I;16B": np.uint16, "I;16N": np.uint16, "I": np.int32,
+               "F": np.float32}
 
 
 # ---------------------------------------------------------------------------------------- TIFF
+
+
+class _TiffLogCapture(logging.Filter):
+    """Takes tifffile's log records away from the threads that are reading TIFF data.
+
+    tifffile logs (and goes on) on many damaged files; inside :func:`_tiff_checked` its records
+    from the reading thread are kept here (errors become a :class:`DatasetError`) instead of
+    reaching the application's log. Other threads' records pass untouched.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._errors: dict[int, list[str]] = {}
+
+    def start(self) -> None:
+        with self._lock:
+            self._errors.setdefault(threading.get_ident(), [])
+
+    def stop(self) -> list[str]:
+        with self._lock:
+            return self._errors.pop(threading.get_ident(), [])
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            errors = self._errors.get(record.thread or 0)
+            if errors is None:
+                return True
+            if record.levelno >= logging.ERROR:
+                errors.append(record.getMessage())
+            return False
+
+
+_CAPTURE = _TiffLogCapture()
+
+
+@contextmanager
+def _tiff_checked(where: str) -> Iterator[None]:
+    """Read TIFF data; an error that tifffile only logs becomes a :class:`DatasetError`."""
+    logger = logging.getLogger("tifffile")
+    if _CAPTURE not in logger.filters:
+        logger.addFilter(_CAPTURE)
+    _CAPTURE.start()
+    try:
+        with reading(where, "TIFF"):
+            yield
+    finally:
+        errors = _CAPTURE.stop()
+    if errors:
+        raise DatasetError(f"cannot read {where} as TIFF: damaged file: {one_line(errors[0])}")
 
 
 @dataclass
@@ -42,18 +99,24 @@ class TiffImages(RawImages):
     tif: Any = None
     series: int | None = None  # None: every series is one image
     by_page: bool = True
+    mapped: np.ndarray | None = None  # uncompressed contiguous data, memory-mapped
 
     def _read(self, indices: np.ndarray) -> np.ndarray:
-        if self.series is None:
-            return np.stack([self.tif.series[int(i)].asarray() for i in indices])
-        series = self.tif.series[self.series]
-        if self.layout.single:
-            return series.asarray()
-        if self.by_page:
-            return self.tif.asarray(key=[int(i) for i in indices], series=self.series)
-        return np.asarray(series.asarray()).reshape(self.count, *self.layout.image_shape)[indices]
+        if self.mapped is not None:
+            return np.asarray(self.mapped.reshape(-1, *self.layout.image_shape)[indices])
+        with _tiff_checked(self.where):
+            if self.series is None:
+                return np.stack([self.tif.series[int(i)].asarray() for i in indices])
+            series = self.tif.series[self.series]
+            if self.layout.single or (self.by_page and indices.size == self.count):
+                return series.asarray()  # every image: one read of the whole series
+            if self.by_page:
+                return self.tif.asarray(key=[int(i) for i in indices], series=self.series)
+            whole = np.asarray(series.asarray())
+            return whole.reshape(self.count, *self.layout.image_shape)[indices]
 
     def close(self) -> None:
+        self.mapped = None
         if self.tif is not None:
             self.tif.close()
             self.tif = None
@@ -67,10 +130,10 @@ def open_tiff(path: Path, key: str) -> TiffImages:
     """Open a TIFF stack or image (see :func:`~zbo_gui.core.data.readers.open_images`)."""
     import tifffile
 
-    with reading(str(path), "TIFF"):
+    with _tiff_checked(str(path)):
         tif = tifffile.TiffFile(path)
     try:
-        with reading(str(path), "TIFF"):
+        with _tiff_checked(str(path)):
             all_series = list(tif.series)
             described = [(tuple(s.shape), s.axes, np.dtype(s.dtype)) for s in all_series]
         if not all_series:
@@ -98,17 +161,36 @@ def open_tiff(path: Path, key: str) -> TiffImages:
         series = all_series[chosen]
         dtype = check_dtype(series.dtype, where)
         layout = _series_layout(series, where)
-        with reading(where, "TIFF"):
+        with _tiff_checked(where):
             pages = series.pages
             page = pages[0] if len(pages) else None
             by_page = (not layout.single and len(pages) == layout.count and page is not None
                        and int(np.prod(page.shape)) == int(np.prod(layout.image_shape)))
-        notes = ("lazy",) if by_page or layout.single else ("read whole",)
+        mapped = _memory_map(path, tif, series)
+        if mapped is not None:
+            notes: tuple[str, ...] = ("memory-mapped",)
+        else:
+            notes = ("lazy",) if by_page or layout.single else ("read whole",)
         return TiffImages(path, "tiff", key, layout, dtype, notes=notes, tif=tif,
-                          series=chosen, by_page=by_page)
+                          series=chosen, by_page=by_page, mapped=mapped)
     except BaseException:
         tif.close()
         raise
+
+
+def _memory_map(path: Path, tif: Any, series: Any) -> np.ndarray | None:
+    """The series as a read-only memory map when it is stored uncompressed in one block."""
+    offset = series.dataoffset
+    dtype = np.dtype(series.dtype).newbyteorder(tif.byteorder)
+    bits = getattr(series.keyframe, "bitspersample", 0)
+    if offset is None or bits != dtype.itemsize * 8:  # compressed, scattered or bit-packed
+        return None
+    shape = tuple(int(s) for s in series.shape)
+    if offset + int(np.prod(shape)) * dtype.itemsize > path.stat().st_size:
+        raise DatasetError(f"cannot read {path} as TIFF: truncated file (the image data end"
+                           " past the end of the file)")
+    with reading(str(path), "TIFF"):
+        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
 
 
 # ------------------------------------------------------------------------------- single images
@@ -169,7 +251,7 @@ def _file_pixels(path: Path) -> np.ndarray:
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
-        with reading(str(path), "TIFF"):
+        with _tiff_checked(str(path)):
             return np.asarray(tifffile.imread(path))
     return _pil_pixels(path)
 

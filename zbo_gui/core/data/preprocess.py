@@ -15,21 +15,31 @@ from zbo_gui.core.errors import DatasetError
 
 #: Luminance weights of R, G, B (ITU-R BT.709, as scikit-image's ``rgb2gray``).
 GREY_WEIGHTS = (0.2125, 0.7154, 0.0721)
-#: Float data whose values leave [FAR_LOW, FAR_HIGH] gets a warning before normalisation.
-FAR_LOW, FAR_HIGH = -1.0, 2.0
+#: Float data with values beyond [FAR_LOW, FAR_HIGH] (10 units from [0, 1]) gets a warning.
+FAR_LOW, FAR_HIGH = -10.0, 11.0
 #: A class with fewer images than this in the subset gets a warning.
 MIN_PER_CLASS = 10
-#: Images processed at once by the blockwise steps (bounds the float64 temporaries).
-BLOCK = 512
+#: Pixels processed at once by the blockwise steps (bounds the float64 temporaries: 32 MB).
+BLOCK_PIXELS = 4 * 1024**2
+
+
+def _blocks(images: np.ndarray) -> range:
+    """Start indices of blocks of whole images holding about BLOCK_PIXELS pixels each."""
+    return range(0, images.shape[0], _block_size(images))
+
+
+def _block_size(images: np.ndarray) -> int:
+    return max(1, BLOCK_PIXELS // max(1, int(np.prod(images.shape[1:]))))
 
 
 def to_grey(images: np.ndarray) -> np.ndarray:
     """Colour ``(n, H, W, C)`` (C = 3 or 4; alpha dropped) to grey ``(n, H, W)`` float32."""
     out = np.empty(images.shape[:3], dtype=np.float32)
     weights = np.asarray(GREY_WEIGHTS)
-    for start in range(0, images.shape[0], BLOCK):
-        block = images[start: start + BLOCK, ..., :3].astype(np.float64)
-        out[start: start + BLOCK] = block @ weights
+    chunk = _block_size(images)
+    for start in _blocks(images):
+        block = images[start: start + chunk, ..., :3].astype(np.float64)
+        out[start: start + chunk] = block @ weights
     return out
 
 
@@ -67,7 +77,7 @@ def check_values(images: np.ndarray, where: str, raw_dtype: np.dtype, per_image:
         if not finite.all():
             bad = int(np.count_nonzero(~np.isfinite(images)))
             first = int(np.flatnonzero(~finite)[0])
-            raise DatasetError(f"{where}: {bad} NaN or infinite values in"
+            raise DatasetError(f"{where}: {bad} NaN or infinite value{'s' if bad != 1 else ''} in"
                                f" {int(np.count_nonzero(~finite))} of the {n} images used"
                                f" (first: {name(first)})")
     low = images.min(axis=(1, 2)).astype(np.float64)
@@ -109,15 +119,17 @@ def normalise(images: np.ndarray, mode: str, percentiles: tuple[float, float],
     Raises:
         DatasetError: the percentiles give equal values (mostly constant images).
     """
-    n = images.shape[0]
     out = np.empty(images.shape, dtype=np.float32)
     warnings: list[str] = []
+    chunk = _block_size(images)
     if mode == "per_image":
-        for start in range(0, n, BLOCK):
-            block = images[start: start + BLOCK].astype(np.float64)
+        for start in _blocks(images):
+            block = images[start: start + chunk].astype(np.float64)
             low = block.min(axis=(1, 2), keepdims=True)
             span = block.max(axis=(1, 2), keepdims=True) - low
-            out[start: start + BLOCK] = (block - low) / np.where(span > 0, span, 1.0)
+            block -= low
+            block /= np.where(span > 0, span, 1.0)
+            out[start: start + chunk] = block
         return out, "normalise: per-image min–max → [0, 1]", warnings
     if mode == "percentile":
         p_lo, p_hi = percentiles
@@ -130,9 +142,12 @@ def normalise(images: np.ndarray, mode: str, percentiles: tuple[float, float],
     else:
         lo, hi = float(images.min()), float(images.max())
         step = f"normalise: global min–max [{lo:.6g}, {hi:.6g}] → [0, 1]"
-    for start in range(0, n, BLOCK):
-        block = images[start: start + BLOCK].astype(np.float64)
-        out[start: start + BLOCK] = np.clip((block - lo) / (hi - lo), 0.0, 1.0)
+    for start in _blocks(images):
+        block = images[start: start + chunk].astype(np.float64)
+        block -= lo
+        block /= hi - lo
+        np.clip(block, 0.0, 1.0, out=block)
+        out[start: start + chunk] = block
     if mode == "global" and float(np.median(out.max(axis=(1, 2)))) < 0.1:
         warnings.append(f"{where}: most images stay below 0.1 after global min–max: a few"
                         " bright outliers set the range; consider dataset.normalize ="
@@ -175,10 +190,11 @@ def fit_size(images: np.ndarray, size: int, crop: str) -> tuple[np.ndarray, list
 
     before = images.shape[1:3]
     out = np.empty((images.shape[0], size, size), dtype=np.float32)
-    for start in range(0, images.shape[0], BLOCK):
-        block = images[start: start + BLOCK].astype(np.float64)
+    chunk = _block_size(images)
+    for start in _blocks(images):
+        block = images[start: start + chunk].astype(np.float64)
         shape = (block.shape[0], size, size)
-        out[start: start + BLOCK] = resize(block, shape, order=1, mode="reflect",
+        out[start: start + chunk] = resize(block, shape, order=1, mode="reflect",
                                            anti_aliasing=size < max(before))
     np.clip(out, 0.0, 1.0, out=out)
     steps.append(f"resize {shape_text(before)} → {shape_text((size, size))} (bilinear"
@@ -186,14 +202,14 @@ def fit_size(images: np.ndarray, size: int, crop: str) -> tuple[np.ndarray, list
     return out, steps
 
 
-def subset(count: int, n: int, seed: int) -> tuple[np.ndarray, str]:
+def subset(count: int, n: int, seed: int, what: str = "images") -> tuple[np.ndarray, str]:
     """A seeded random subset of ``min(n, count)`` distinct indices, in increasing order."""
     rng = np.random.default_rng(seed)
     k = min(n, count)
     order = np.sort(rng.choice(count, size=k, replace=False))
     if k == count:
-        return order, f"all {count} images (dataset.n_images = {n})"
-    return order, f"subset: {k} of {count} images (seed {seed})"
+        return order, f"all {count} {what} (dataset.n_images = {n})"
+    return order, f"subset: {k} of {count} {what} (seed {seed})"
 
 
 def balanced_subset(labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, str]:

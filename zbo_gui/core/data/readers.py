@@ -22,7 +22,6 @@ from zbo_gui.core.data.base import (
     layout_of,
     one_line,
     reading,
-    shape_text,
 )
 from zbo_gui.core.errors import DatasetError
 
@@ -62,9 +61,8 @@ def detect_format(path: str | Path, format: str = "auto") -> str:
         return "folder"
     if path.suffix.lower() in _EXTENSIONS:
         return _EXTENSIONS[path.suffix.lower()]
-    with reading(str(path), "a data file"):
-        with path.open("rb") as handle:
-            head = handle.read(8)
+    with reading(str(path), "a data file"), path.open("rb") as handle:
+        head = handle.read(8)
     for magic, name in _MAGIC:
         if head.startswith(magic):
             return name
@@ -123,7 +121,7 @@ class ArrayImages(RawImages):
         assert self.array is not None
         if self.layout.single:
             return np.array(self.array)
-        return np.array(self.array[indices])
+        return np.asarray(self.array[indices])  # fancy indexing copies (from a memory map too)
 
 
 def _array_images(path: Path, fmt: str, key: str, array: np.ndarray, notes: tuple[str, ...],
@@ -135,6 +133,10 @@ def _array_images(path: Path, fmt: str, key: str, array: np.ndarray, notes: tupl
 
 
 def _open_npy(path: Path) -> ArrayImages:
+    with reading(str(path), "NPY"), path.open("rb") as handle:
+        magic = handle.read(6)
+    if magic != b"\x93NUMPY":
+        raise DatasetError(f"{path}: not an NPY file (it does not start with the NPY header)")
     with reading(str(path), "NPY"):
         try:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -323,5 +325,3 @@ def _classes_text(labels: np.ndarray) -> str:
     return f"{classes.size} class{'es' if classes.size != 1 else ''}"
 
 
-__all__ = ["detect_format", "npz_members", "open_images", "read_labels", "shape_text",
-           "to_classes"]
