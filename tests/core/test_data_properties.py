@@ -108,7 +108,7 @@ def write(array: np.ndarray, path: Path, fmt: str, data: st.DataObject) -> Path:
                                  **({"chunks": True, "compression": "gzip"} if chunked else {}))
         else:
             tifffile.imwrite(path, array)
-    except (TypeError, ValueError, OSError, KeyError, NotImplementedError):
+    except (TypeError, ValueError, OSError, KeyError, IndexError, NotImplementedError):
         reject()
     return path
 
