@@ -36,6 +36,18 @@ def demo_path() -> Path:
     return folder / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.h5"
 
 
+def _settings():
+    """UI preferences: the user's QSettings, or an INI file under ``$ZBO_SETTINGS_DIR``."""
+    import os
+
+    from PySide6.QtCore import QSettings
+
+    folder = os.environ.get("ZBO_SETTINGS_DIR")
+    if folder:
+        return QSettings(str(Path(folder) / "zbo-gui.ini"), QSettings.Format.IniFormat)
+    return QSettings("zbo-gui", "zbo-gui")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the window; returns the application's exit status."""
     args = build_parser().parse_args(argv)
@@ -55,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("zbo-gui")
     configure_pyqtgraph()
     controller = CampaignController()
-    window = MainWindow(controller)
+    window = MainWindow(controller, _settings())
     window.show()
     if args.file:
         if not Path(args.file).is_file():

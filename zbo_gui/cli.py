@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -305,11 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Show warnings (e.g. suspicious but usable data) as one line: ``zbo: warning: ...``."""
+    print(f"zbo: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``zbo`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="zbo: %(levelname)s: %(name)s: %(message)s")
+    warnings.showwarning = _one_line_warning
     try:
         return args.func(args)
     except ZboError as exc:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-import torch
 
 from zbo_gui.core.campaign import Campaign, StopReason, space_filling
 from zbo_gui.core.config import BOConfig
@@ -30,13 +29,7 @@ NOISE = 0.01
 Objective = Callable[[np.ndarray, int], float]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The test machine's cores are shared: two spinning torch threads slow the GP fits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _grid(size: int = G, hole: np.ndarray = HOLE, radius: float = HOLE_RADIUS) -> LatentGrid:

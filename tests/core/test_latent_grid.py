@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from zbo_gui.core.config import ScheduleVAEConfig
 from zbo_gui.core.latent_grid import LatentGrid, build_grid, feasibility, grid_axes
@@ -18,13 +17,7 @@ MARGIN = 0.6
 TOL = 0.02
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The test machine's cores are shared: two spinning torch threads slow training 30-fold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

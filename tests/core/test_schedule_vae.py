@@ -6,7 +6,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 from zbo_gui.core.config import ScheduleVAEConfig
 from zbo_gui.core.schedule_vae import ScheduleVAE
@@ -19,13 +18,7 @@ COUNTS = {"cooldown": 10, "warmup": 5, "constant": 5, "exponential": 5, "cyclica
 TINY = ScheduleVAEConfig(epochs=150, lr=1e-2, batch_size=32, hidden=(32, 32))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The test machine's cores are shared: two spinning torch threads slow training 30-fold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from zbo_gui.gui.log_panel import LogPanel
 from zbo_gui.gui.manifold_view import ManifoldView
 from zbo_gui.gui.schedule_view import ScheduleView
 from zbo_gui.gui.seed_panel import SeedPanel
-from zbo_gui.gui.settings_dialog import SettingsDialog
+from zbo_gui.gui.settings_dialog import THREADS_KEY, SettingsDialog
 from zbo_gui.workers.messages import (
     CampaignOpened,
     DatasetSnapshot,
@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_layout()
         self._set_state(RunState.EMPTY)
+        threads = self.settings.value(THREADS_KEY)
+        if threads:
+            self.controller.set_threads(int(threads))
 
     # ------------------------------------------------------------------ building
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, name: str) -> QDockWidget:
@@ -489,10 +492,11 @@ class MainWindow(QMainWindow):
 
     def edit_settings(self) -> None:
         """Edit the jrVAE/objective/BO settings of the next campaign."""
-        dialog = SettingsDialog(self)
+        dialog = SettingsDialog(self, settings=self.settings)
         dialog.set_config(self.config or self.current_config())
         if dialog.exec():
             self.config = dialog.config()
+            self.controller.set_threads(dialog.threads())
 
     def train_final(self) -> None:
         """Train the final model with the best evaluated schedule."""

@@ -112,6 +112,7 @@ class CampaignController(QObject):
         self._last_stage, self._last_report = "", 0.0
         self._pause = threading.Event()
         self._session: CampaignSession | None = None  # built on the compute thread
+        self._threads: int | None = None  # torch CPU threads (a UI preference)
         self._points = UserPoints()
         self._thread = QThread()
         self._thread.setObjectName("zbo-compute")
@@ -298,12 +299,20 @@ class CampaignController(QObject):
         self._launch("points", "run", pause=threading.Event(), points=self._points,
                      until_done=False)
 
+    def set_threads(self, threads: int | None) -> None:
+        """CPU threads for torch in the next jobs (None: torch's default)."""
+        self._threads = threads
+
     def _call_session(self, method: str, kwargs: dict[str, Any], controls: Controls) -> object:
         """The body of every job (compute thread): builds the session on first use."""
         if self._session is None:
             from zbo_gui.workers.session import CampaignSession
 
             self._session = CampaignSession(self._worker.post)
+        if self._threads:
+            import torch
+
+            torch.set_num_threads(self._threads)
         fn: Callable[..., object] = getattr(self._session, method)
         return fn(controls, **kwargs)
 
