@@ -335,8 +335,8 @@ class BOConfig:
         stop_patience: ... for this many consecutive BO iterations (0 disables the rule).
     """
 
-    initial: int = 8
-    budget: int = 16
+    initial: int = 10
+    budget: int = 20
     acquisition: str = "logei"
     xi: float = 0.0
     kappa: float = 2.0
