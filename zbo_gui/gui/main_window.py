@@ -417,6 +417,10 @@ class MainWindow(QMainWindow):
         if best is not None:
             self.schedule_view.show_best(best.proposal.schedule,
                                          f"best evaluated (#{best.index + 1})")
+        if evaluation.replicates and evaluation.replicates[0].manifolds.size:
+            r = evaluation.replicates[0]  # the latest learned manifolds, live
+            self.manifold_view.show(r.manifolds, f"evaluation #{evaluation.index + 1}",
+                                    r.class_usage)
         self._set_state(self.state)
 
     @Slot(object)
