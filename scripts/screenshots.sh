@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Take the README pictures of the real window under Xvfb (Debian/Ubuntu; installs Xvfb and the
 # xcb libraries Qt needs when they are missing and we are root).
-#   scripts/screenshots.sh            -> docs/images/*.png
+#   scripts/screenshots.sh [CAMPAIGN.h5]   -> docs/images/*.png
+# Without a campaign file, a quick demo campaign is run first (one minute). The README picture
+# was taken from a finished default demo campaign (`zbo run --demo --out demo.h5`, ~30 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -18,8 +20,12 @@ mkdir -p docs/images
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export ZBO_SETTINGS_DIR="$tmp"   # a fresh window layout, not the user's
-.venv/bin/zbo run --demo --quick --out "$tmp/quick.h5" -q
+campaign=${1:-}
+if [ -z "$campaign" ]; then
+  campaign="$tmp/quick.h5"
+  .venv/bin/zbo run --demo --quick --out "$campaign" -q
+fi
 run() { xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/zbo-gui "$@"; }
-run "$tmp/quick.h5" --screenshot docs/images/campaign.png
+run "$campaign" --screenshot docs/images/campaign.png
 run --screenshot docs/images/start.png
 echo "wrote docs/images/campaign.png docs/images/start.png"
