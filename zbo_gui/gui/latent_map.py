@@ -193,6 +193,7 @@ class LatentMapView(QtWidgets.QWidget):
         item.addItem(self.selection_item)
         self._legend = item.addLegend(offset=(5, 5), labelTextSize="8pt", verSpacing=-4)
         self._legend_shown: tuple[str, ...] = ()
+        self._legend.setVisible(False)  # shown once a marker is on the map
 
         scene = self._plot.scene()
         scene.sigMouseClicked.connect(self._on_scene_clicked)
