@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import mpmath
 import numpy as np
 import pytest
 import torch
@@ -22,8 +23,6 @@ from zbo_gui.core.surrogate import (
     propose,
     upper_confidence_bound,
 )
-
-mpmath = pytest.importorskip("mpmath")
 
 Z_LO = np.array([-2.0, -1.0])
 Z_HI = np.array([2.0, 3.0])

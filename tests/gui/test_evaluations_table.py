@@ -6,9 +6,6 @@ import csv
 import math
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6 import QtCore
 
 from tests.gui.conftest import make_evaluation

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from tests.gui.conftest import make_evaluation, make_posterior

@@ -7,8 +7,6 @@ import threading
 
 import pytest
 
-pytest.importorskip("pytestqt")
-
 from zbo_gui.gui.log_panel import LogPanel, QtLogHandler
 
 

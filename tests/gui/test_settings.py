@@ -5,9 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QSpinBox
 

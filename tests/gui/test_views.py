@@ -5,9 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6 import QtGui
 
 from tests.gui.conftest import make_evaluation

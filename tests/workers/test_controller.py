@@ -13,9 +13,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from zbo_gui.core.errors import CampaignError
