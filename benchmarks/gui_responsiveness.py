@@ -94,13 +94,18 @@ def main() -> None:
         "bo": {"initial": 3, "budget": 5},
     })
     gaps: list[float] = []
+    stages: list[str] = []  # what the worker reported last, at each tick
     clock = QElapsedTimer()
     clock.start()
     last = [clock.elapsed()]
+    stage = ["start"]
+    controller.progress.connect(
+        lambda r: stage.__setitem__(0, f"{r.stage} {r.evaluation}/{r.budget} epoch {r.step}"))
 
     def tick() -> None:
         now = clock.elapsed()
         gaps.append(now - last[0])
+        stages.append(stage[0])
         last[0] = now
 
     sampler = QTimer()
@@ -118,9 +123,13 @@ def main() -> None:
     sampler.stop()
     run_seconds = time.perf_counter() - t0
     gaps_ms = np.array(gaps[1:])
+    worst = int(np.argmax(gaps_ms))
     print(f"campaign in the window: {run_seconds:.1f} s, {len(win.evaluations)} evaluations; "
-          f"event-loop gap: max {gaps_ms.max():.0f} ms, 99th percentile "
-          f"{np.percentile(gaps_ms, 99):.0f} ms, median {np.median(gaps_ms):.0f} ms", flush=True)
+          f"event-loop gap: max {gaps_ms.max():.0f} ms (after '{stages[1:][worst]}'), 99th "
+          f"percentile {np.percentile(gaps_ms, 99):.0f} ms, median {np.median(gaps_ms):.0f} ms",
+          flush=True)
+    for k in np.argsort(gaps_ms)[::-1][:5]:
+        print(f"  gap {gaps_ms[k]:.0f} ms after '{stages[1:][k]}'")
     win.confirm_close = False
     win.close()
 
@@ -154,6 +163,7 @@ def main() -> None:
         "campaign_seconds": run_seconds,
         "evaluations": len(win.evaluations),
         "max_event_loop_gap_ms": float(gaps_ms.max()),
+        "max_gap_after": stages[1:][worst],
         "p99_event_loop_gap_ms": float(np.percentile(gaps_ms, 99)),
         "heatmap_redraw_ms": redraw,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",

@@ -22,6 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+# Imported here, on the compute thread, by the first job (creating or opening a campaign): the
+# C extensions of torchvision/pyro hold the GIL while they load (~0.3 s), which would otherwise
+# freeze the window once in the middle of the first training.
+import pyroved.models  # noqa: F401
+
 from zbo_gui.core.campaign import Campaign
 from zbo_gui.core.config import CampaignConfig
 from zbo_gui.core.datasets import ImageSet, load_dataset
