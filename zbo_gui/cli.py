@@ -47,8 +47,10 @@ class ProgressBars:
         self.label = ""
 
     def __call__(self, report: Progress) -> None:
-        if not self.enabled or report.total <= 1:
-            if report.message and self.enabled and report.total <= 1:
+        if not self.enabled:
+            return
+        if report.total <= 1:  # a one-step stage: a line, not a bar
+            if report.message:
                 print(f"zbo: {report.message}", file=sys.stderr, flush=True)
             return
         from tqdm import tqdm
