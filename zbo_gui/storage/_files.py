@@ -80,10 +80,27 @@ def read_str(group: h5py.Group, name: str) -> str:
     return str(group[name].asstr()[()])
 
 
-def _temporary_next_to(path: Path) -> Path:
+def temporary_next_to(path: Path) -> Path:
+    """A new empty temporary file in ``path``'s folder (to be renamed over ``path``)."""
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     return Path(name)
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Rename a finished temporary file over ``path`` (atomic) with a normal file mode.
+
+    ``mkstemp`` creates files readable by their owner only; the result keeps the mode of the
+    file it replaces, or gets the default mode (``0o666`` less the umask) when it is new.
+    """
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
 
 
 def create_file(path: Path, config_toml: str, app_version: str, overwrite: bool) -> None:
@@ -98,7 +115,7 @@ def create_file(path: Path, config_toml: str, app_version: str, overwrite: bool)
         except OSError as exc:
             if "unable to lock file" in str(exc):
                 raise CampaignFileError(f"{path}: {problem(exc)}") from None
-    tmp = _temporary_next_to(path)
+    tmp = temporary_next_to(path)
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["kind"] = KIND
@@ -107,10 +124,7 @@ def create_file(path: Path, config_toml: str, app_version: str, overwrite: bool)
             f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
             write_str(f, "config", config_toml)
             _evaluations.init_group(f.create_group("evaluations"))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a campaign file is a normal file
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -159,15 +173,12 @@ def _apply_migrations(file: h5py.File, version: int, path: Path) -> None:
 
 def migrate_on_disk(path: Path, version: int) -> h5py.File:
     """Migrate a copy of the file, rename it over the original (atomic) and open it writable."""
-    tmp = _temporary_next_to(path)
+    tmp = temporary_next_to(path)
     try:
         shutil.copyfile(path, tmp)
         with open_h5(tmp, "r+") as f:
             _apply_migrations(f, version, path)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a campaign file is a normal file
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
