@@ -1,0 +1,224 @@
+"""Schedule optimisers compared by ``sample_efficiency.py``: zBO and the baselines.
+
+Every method spends exactly ``budget`` calls of ``evaluate(schedule (N,)) -> observed value`` on
+one problem instance and returns nothing; the caller records what was evaluated. The latent-space
+methods share one :class:`Space` per repetition (seed library, schedule VAE, feasible grid), built
+by the engine's own functions, so they differ only in how they choose points.
+
+* ``zbo``            the engine's :class:`~zbo_gui.core.campaign.Campaign` (maximin initial design,
+  GP with fitted noise by L-BFGS, LogEI over feasible, unevaluated grid points);
+* ``zbo-reference``  the authors' public scripts' choices (DESIGN.md §1): a gpytorch GP on raw
+  latent coordinates and raw outcomes fitted by Adam at lr 1e-4 for 150 steps, EI computed with
+  the variance where σ belongs, already evaluated points not excluded, ties broken at random;
+  same initial design as ``zbo``, so the difference is what the fixes are worth;
+* ``random-latent``  feasible grid points uniformly at random, without replacement;
+* ``seed-library``   the seed schedules themselves, in random order;
+* ``nd-bo``          BoTorch ``SingleTaskGP`` + LogEI directly on the box [0, 1]^N of unit-space
+  schedules (log-scaled β), Sobol initial design, ``optimize_acqf`` with restarts;
+* ``constant-grid``  constant schedules on a log grid over [β_lo, β_hi], visited coarse to fine
+  (van der Corput order) with a random shift per repetition.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from zbo_gui.core.campaign import Campaign, space_filling
+from zbo_gui.core.config import BOConfig, GridConfig, ScheduleVAEConfig
+from zbo_gui.core.latent_grid import LatentGrid, build_grid
+from zbo_gui.core.schedule_vae import ScheduleVAE
+from zbo_gui.core.schedules import Bounds, ScheduleLibrary, generate_library
+from zbo_gui.core.surrogate import expected_improvement
+from zbo_gui.core.types import Evaluation, EvaluationStatus
+
+Evaluate = Callable[[np.ndarray], float]
+
+
+@dataclass
+class Space:
+    """What the latent-space methods share in one repetition.
+
+    Attributes:
+        bounds: the β bounds.
+        library: the seed schedules ``(S, N)``.
+        vae: the schedule VAE trained on them.
+        grid: the ``G x G`` latent grid with decoded schedules ``(G*G, N)`` and feasibility.
+        initial: size of the initial design of the BO methods.
+    """
+
+    bounds: Bounds
+    library: ScheduleLibrary
+    vae: ScheduleVAE
+    grid: LatentGrid
+    initial: int
+
+
+def build_space(counts: dict[str, int], n_epochs: int, bounds: Bounds, initial: int,
+                seed: int, grid_size: int = 100,
+                vae_config: ScheduleVAEConfig | None = None) -> Space:
+    """Seed library, schedule VAE and feasible grid of one repetition (engine defaults)."""
+    library = generate_library(counts, n_epochs, bounds, seed)
+    vae = ScheduleVAE.train(library.schedules, bounds, vae_config or ScheduleVAEConfig(), seed)
+    grid_cfg = GridConfig(size=grid_size)
+    grid = build_grid(vae, library.schedules, grid_cfg.size, grid_cfg.margin, grid_cfg.tolerance)
+    return Space(bounds, library, vae, grid, initial)
+
+
+# ------------------------------------------------------------------------- latent methods
+def zbo(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+    """The engine's campaign, exactly as ``zbo run`` drives it (stop rule off: fixed budget)."""
+    config = BOConfig(initial=space.initial, budget=budget, stop_patience=0)
+    campaign = Campaign(space.grid, config, seed)
+    for index in range(budget):
+        proposal = campaign.ask()
+        if proposal is None:  # grid exhausted: cannot happen for budgets << feasible points
+            raise RuntimeError(f"zBO stopped early: {campaign.stop_reason}")
+        value = evaluate(proposal.schedule)
+        campaign.tell(Evaluation(index, proposal, EvaluationStatus.SUCCEEDED, value))
+
+
+def _reference_gp(z: np.ndarray, y: np.ndarray, steps: int = 150, lr: float = 1e-4):
+    """gpytorch ExactGP (constant mean, scaled Matérn-5/2 ARD) on raw data, Adam-fitted."""
+    import gpytorch
+
+    class _GP(gpytorch.models.ExactGP):
+        def __init__(self, x: torch.Tensor, t: torch.Tensor) -> None:
+            super().__init__(x, t, gpytorch.likelihoods.GaussianLikelihood())
+            self.mean_module = gpytorch.means.ConstantMean()
+            self.covar_module = gpytorch.kernels.ScaleKernel(
+                gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=x.shape[-1]))
+
+        def forward(self, x: torch.Tensor):
+            return gpytorch.distributions.MultivariateNormal(self.mean_module(x),
+                                                             self.covar_module(x))
+
+    x = torch.as_tensor(z, dtype=torch.float64)
+    t = torch.as_tensor(y, dtype=torch.float64)
+    model = _GP(x, t).double()
+    model.train()
+    mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        loss = -mll(model(x), t)
+        loss.backward()
+        optimiser.step()
+    model.eval()
+    return model
+
+
+def reference_posterior(model, points: np.ndarray,
+                        chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and variance ``(m,)`` of a :func:`_reference_gp` model at ``(m, 2)``."""
+    import gpytorch
+
+    means, variances = [], []
+    with torch.no_grad(), gpytorch.settings.fast_pred_var():
+        for start in range(0, len(points), chunk):
+            x = torch.as_tensor(points[start:start + chunk], dtype=torch.float64)
+            post = model.likelihood(model(x))
+            means.append(post.mean.numpy())
+            variances.append(post.variance.numpy())
+    return np.concatenate(means), np.concatenate(variances)
+
+
+def zbo_reference(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+    """zBO with the reference scripts' surrogate and acquisition (see the module docstring)."""
+    grid = space.grid
+    design = space_filling(grid.points, grid.feasible, budget, seed)  # as Campaign's
+    rng = np.random.default_rng(seed)
+    z: list[np.ndarray] = []
+    y: list[float] = []
+    feasible = np.flatnonzero(grid.feasible)
+    for index in range(budget):
+        if index < space.initial:
+            point = int(design[index])
+        else:
+            model = _reference_gp(np.array(z), np.array(y))
+            mean, var = reference_posterior(model, grid.points[feasible])
+            ei = expected_improvement(mean, var, max(y), xi=0.01)  # the variance, as published
+            ties = np.flatnonzero(ei == ei.max())
+            point = int(feasible[rng.choice(ties)])  # evaluated points are not excluded
+        z.append(grid.points[point])
+        y.append(evaluate(grid.decoded[point].astype(np.float64)))
+
+
+def random_latent(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+    """Feasible grid points uniformly at random, without replacement."""
+    rng = np.random.default_rng(seed)
+    for point in rng.choice(np.flatnonzero(space.grid.feasible), size=budget, replace=False):
+        evaluate(space.grid.decoded[point].astype(np.float64))
+
+
+def seed_library(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+    """The seed schedules in random order."""
+    order = np.random.default_rng(seed).permutation(len(space.library))
+    for row in order[:budget]:
+        evaluate(np.asarray(space.library.schedules[row], dtype=np.float64))
+
+
+# ----------------------------------------------------------------- schedule-space methods
+def nd_bo(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+    """BoTorch GP + LogEI on unit-space schedules in the box [0, 1]^N."""
+    from botorch.acquisition.analytic import LogExpectedImprovement
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.optim import optimize_acqf
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    n = space.library.n_epochs
+    box = torch.stack([torch.zeros(n, dtype=torch.float64), torch.ones(n, dtype=torch.float64)])
+    sobol = torch.quasirandom.SobolEngine(n, scramble=True, seed=seed)
+    x = sobol.draw(space.initial, dtype=torch.float64)
+    ys = [evaluate(space.bounds.from_unit(row.numpy())) for row in x]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        while len(ys) < budget:
+            t = torch.tensor(ys, dtype=torch.float64).unsqueeze(-1)
+            model = SingleTaskGP(x, t, outcome_transform=Standardize(m=1))
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            acq = LogExpectedImprovement(model, best_f=t.max())
+            cand, _ = optimize_acqf(acq, bounds=box, q=1, num_restarts=4, raw_samples=256)
+            x = torch.cat([x, cand.detach()])
+            ys.append(evaluate(space.bounds.from_unit(cand[0].detach().numpy())))
+
+
+def van_der_corput(count: int) -> np.ndarray:
+    """The first ``count`` points ``(count,)`` of the base-2 van der Corput sequence, from 1/2."""
+    out = np.empty(count)
+    for k in range(count):
+        i, denom, value = k + 1, 1.0, 0.0
+        while i:
+            denom *= 2.0
+            value += (i & 1) / denom
+            i >>= 1
+        out[k] = value
+    return out
+
+
+def constant_grid(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+    """Constant schedules over a log grid of β, coarse to fine, randomly shifted."""
+    shift = np.random.default_rng(seed).uniform()
+    for u in np.mod(van_der_corput(budget) + shift, 1.0):
+        evaluate(np.full(space.library.n_epochs, float(space.bounds.from_unit(u))))
+
+
+METHODS: dict[str, Callable[[Space, Evaluate, int, int], None]] = {
+    "zbo": zbo,
+    "zbo-reference": zbo_reference,
+    "random-latent": random_latent,
+    "seed-library": seed_library,
+    "nd-bo": nd_bo,
+    "constant-grid": constant_grid,
+}
+
+
+def unit_rms(bounds: Bounds, a: np.ndarray, b: np.ndarray) -> float:
+    """RMS difference of two schedules ``(N,)`` in unit (normalised, log-scaled) space."""
+    return math.sqrt(float(np.mean((bounds.to_unit(a) - bounds.to_unit(b)) ** 2)))

@@ -1,0 +1,105 @@
+"""The benchmark scripts' own logic: methods spend the budget, statistics are right.
+
+The benchmarks are scripts (``python benchmarks/NAME.py``) that import their helpers as siblings,
+so the folder is put on ``sys.path`` here. Performance is not asserted (that is what the scripts
+report); these tests check that every method is a fair competitor: exactly ``budget`` evaluations
+of valid schedules, the shared initial design, and correct best-so-far statistics.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import _methods
+import _report
+import sample_efficiency
+
+from zbo_gui.core.config import ScheduleVAEConfig
+from zbo_gui.core.schedules import Bounds
+
+BOUNDS = Bounds(0.1, 10.0)
+COUNTS = {"cooldown": 6, "constant": 4, "warmup": 4, "exponential": 4}
+
+
+@pytest.fixture(scope="module")
+def space() -> _methods.Space:
+    return _methods.build_space(COUNTS, 8, BOUNDS, initial=3, seed=0, grid_size=20,
+                                vae_config=ScheduleVAEConfig(epochs=40))
+
+
+def _distance_to_ones(schedule: np.ndarray) -> float:
+    return -_methods.unit_rms(BOUNDS, schedule, np.ones_like(schedule))
+
+
+@pytest.mark.parametrize("name", list(_methods.METHODS))
+def test_each_method_spends_exactly_the_budget_on_valid_schedules(space, name):
+    seen: list[np.ndarray] = []
+
+    def evaluate(schedule: np.ndarray) -> float:
+        seen.append(np.asarray(schedule))
+        return _distance_to_ones(schedule)
+
+    _methods.METHODS[name](space, evaluate, 7, 3)
+    assert len(seen) == 7
+    for schedule in seen:
+        assert schedule.shape == (8,)
+        assert np.all(schedule >= BOUNDS.lo - 1e-6) and np.all(schedule <= BOUNDS.hi + 1e-6)
+
+
+def test_zbo_and_the_reference_variant_share_the_initial_design(space):
+    runs = {}
+    for name in ("zbo", "zbo-reference"):
+        rec = sample_efficiency.Recorder(lambda s, k: (_distance_to_ones(s),) * 2 + (math.nan,))
+        _methods.METHODS[name](space, rec, 6, 5)
+        runs[name] = rec.observed
+    assert runs["zbo"][:3] == runs["zbo-reference"][:3]
+
+
+def test_random_latent_never_repeats_a_grid_point(space):
+    seen: list[bytes] = []
+    _methods.random_latent(space, lambda s: seen.append(s.tobytes()) or 0.0, 30, 1)
+    assert len(set(seen)) == len(seen) == 30
+
+
+def test_van_der_corput_fills_a_dyadic_grid_coarse_to_fine():
+    points = _methods.van_der_corput(7)
+    np.testing.assert_allclose(points[:3], [0.5, 0.25, 0.75])
+    np.testing.assert_allclose(np.sort(points), np.arange(1, 8) / 8)
+
+
+def test_the_hidden_target_scores_one_and_is_not_a_seed(space):
+    score, target = sample_efficiency.target_problem(space, rep=0, budget=5, noise=0.0)
+    schedule = np.asarray(target["target"])
+    observed, true, _ = score(schedule, 0)
+    assert true == pytest.approx(1.0) and observed == pytest.approx(1.0)
+    assert target["vae_floor_rms"] <= sample_efficiency.REPRESENTABLE_RMS
+    assert not any(np.allclose(schedule, seed) for seed in space.library.schedules)
+    assert score(np.full(8, 10.0), 1)[1] < 1.0
+
+
+def test_best_so_far_and_evaluations_to_reach():
+    curve = _report.best_so_far(np.array([0.2, 0.1, 0.5, 0.4, 0.9]))
+    np.testing.assert_allclose(curve, [0.2, 0.2, 0.5, 0.5, 0.9])
+    assert _report.evaluations_to_reach(curve, 0.5) == 3
+    assert _report.evaluations_to_reach(curve, 0.95) is None
+
+
+def test_summary_thresholds_at_95_percent_of_the_best_of_any_method_per_repetition():
+    runs = {
+        "a": [{"reported": [0.1, 1.0], "accuracy": [math.nan] * 2, "seconds": 1.0},
+              {"reported": [2.0, 2.0], "accuracy": [math.nan] * 2, "seconds": 1.0}],
+        "b": [{"reported": [0.96, 0.2], "accuracy": [math.nan] * 2, "seconds": 2.0},
+              {"reported": [0.0, 1.0], "accuracy": [math.nan] * 2, "seconds": 2.0}],
+    }
+    summary = sample_efficiency.summarise(runs, budget=2)
+    assert summary["a"]["evals_to_95"] == [2, 1]
+    assert summary["b"]["evals_to_95"] == [1, None]
+    assert summary["a"]["final_median"] == pytest.approx(1.5)
+    assert summary["b"]["evals_to_95_median"] is None  # reached in only 1 of 2 repetitions
