@@ -11,10 +11,14 @@ by the engine's own functions, so they differ only in how they choose points.
   latent coordinates and raw outcomes fitted by Adam at lr 1e-4 for 150 steps, EI computed with
   the variance where σ belongs, already evaluated points not excluded, ties broken at random;
   same initial design as ``zbo``, so the difference is what the fixes are worth;
+* ``zbo-seed-design`` the engine's campaign with its initial design spread (maximin) over the grid
+  points nearest the encoded seeds instead of over the whole feasible region;
 * ``random-latent``  feasible grid points uniformly at random, without replacement;
 * ``seed-library``   the seed schedules themselves, in random order;
 * ``nd-bo``          BoTorch ``SingleTaskGP`` + LogEI directly on the box [0, 1]^N of unit-space
   schedules (log-scaled β), Sobol initial design, ``optimize_acqf`` with restarts;
+* ``nd-bo-seeds``    the same, but its initial design is seed schedules drawn at random: N-dim
+  BO given the prior knowledge zBO gets, without the latent space;
 * ``constant-grid``  constant schedules on a log grid over [β_lo, β_hi], visited coarse to fine
   (van der Corput order) with a random shift per repetition.
 """
@@ -34,7 +38,7 @@ from zbo_gui.core.latent_grid import LatentGrid, build_grid
 from zbo_gui.core.schedule_vae import ScheduleVAE
 from zbo_gui.core.schedules import Bounds, ScheduleLibrary, generate_library
 from zbo_gui.core.surrogate import expected_improvement
-from zbo_gui.core.types import Evaluation, EvaluationStatus
+from zbo_gui.core.types import Evaluation, EvaluationStatus, Proposal, ProposalSource
 
 Evaluate = Callable[[np.ndarray], float]
 
@@ -73,13 +77,38 @@ def build_space(counts: dict[str, int], n_epochs: int, bounds: Bounds, initial: 
 def zbo(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
     """The engine's campaign, exactly as ``zbo run`` drives it (stop rule off: fixed budget)."""
     config = BOConfig(initial=space.initial, budget=budget, stop_patience=0)
-    campaign = Campaign(space.grid, config, seed)
-    for index in range(budget):
+    _run_campaign(Campaign(space.grid, config, seed), evaluate, budget)
+
+
+def _run_campaign(campaign: Campaign, evaluate: Evaluate, budget: int) -> None:
+    """Ask, evaluate and tell until ``budget`` evaluations are told."""
+    for index in range(len(campaign.evaluations), budget):
         proposal = campaign.ask()
         if proposal is None:  # grid exhausted: cannot happen for budgets << feasible points
             raise RuntimeError(f"zBO stopped early: {campaign.stop_reason}")
         value = evaluate(proposal.schedule)
         campaign.tell(Evaluation(index, proposal, EvaluationStatus.SUCCEEDED, value))
+
+
+def seed_design(grid: LatentGrid, count: int, seed: int) -> np.ndarray:
+    """Maximin design restricted to the grid points nearest the encoded seeds: ``(count,)``."""
+    nearest = np.argmin(((grid.points[None, :, :] - grid.seed_z[:, None, :]) ** 2).sum(-1), axis=1)
+    mask = np.zeros(len(grid.points), dtype=bool)
+    mask[nearest] = True
+    return space_filling(grid.points, mask & grid.feasible, count, seed)
+
+
+def zbo_seed_design(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+    """The engine's campaign, but its initial design spread over the encoded seeds only."""
+    grid = space.grid
+    campaign = Campaign(grid, BOConfig(initial=space.initial, budget=budget, stop_patience=0),
+                        seed)
+    for index, point in enumerate(seed_design(grid, space.initial, seed)):
+        proposal = Proposal(int(point), grid.points[point].copy(),
+                            grid.decoded[point].astype(np.float64), ProposalSource.INITIAL)
+        campaign.tell(Evaluation(index, proposal, EvaluationStatus.SUCCEEDED,
+                                 evaluate(proposal.schedule)))
+    _run_campaign(campaign, evaluate, budget)
 
 
 def _reference_gp(z: np.ndarray, y: np.ndarray, steps: int = 150, lr: float = 1e-4):
@@ -163,8 +192,8 @@ def seed_library(space: Space, evaluate: Evaluate, budget: int, seed: int) -> No
 
 
 # ----------------------------------------------------------------- schedule-space methods
-def nd_bo(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
-    """BoTorch GP + LogEI on unit-space schedules in the box [0, 1]^N."""
+def _nd_bo(space: Space, evaluate: Evaluate, budget: int, seed: int, x: torch.Tensor) -> None:
+    """BoTorch GP + LogEI on unit-space schedules in [0, 1]^N from initial points ``x (I, N)``."""
     from botorch.acquisition.analytic import LogExpectedImprovement
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
@@ -172,10 +201,8 @@ def nd_bo(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
     from botorch.optim import optimize_acqf
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
-    n = space.library.n_epochs
+    n = x.shape[1]
     box = torch.stack([torch.zeros(n, dtype=torch.float64), torch.ones(n, dtype=torch.float64)])
-    sobol = torch.quasirandom.SobolEngine(n, scramble=True, seed=seed)
-    x = sobol.draw(space.initial, dtype=torch.float64)
     ys = [evaluate(space.bounds.from_unit(row.numpy())) for row in x]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -187,6 +214,19 @@ def nd_bo(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
             cand, _ = optimize_acqf(acq, bounds=box, q=1, num_restarts=4, raw_samples=256)
             x = torch.cat([x, cand.detach()])
             ys.append(evaluate(space.bounds.from_unit(cand[0].detach().numpy())))
+
+
+def nd_bo(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+    """N-dimensional BO from a scrambled Sobol initial design."""
+    sobol = torch.quasirandom.SobolEngine(space.library.n_epochs, scramble=True, seed=seed)
+    _nd_bo(space, evaluate, budget, seed, sobol.draw(space.initial, dtype=torch.float64))
+
+
+def nd_bo_seeds(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+    """N-dimensional BO whose initial design is seed schedules drawn at random (zBO's prior)."""
+    rows = np.random.default_rng(seed).permutation(len(space.library))[:space.initial]
+    unit = np.clip(space.bounds.to_unit(space.library.schedules[rows]), 0.0, 1.0)
+    _nd_bo(space, evaluate, budget, seed, torch.as_tensor(unit, dtype=torch.float64))
 
 
 def van_der_corput(count: int) -> np.ndarray:
@@ -212,9 +252,11 @@ def constant_grid(space: Space, evaluate: Evaluate, budget: int, seed: int) -> N
 METHODS: dict[str, Callable[[Space, Evaluate, int, int], None]] = {
     "zbo": zbo,
     "zbo-reference": zbo_reference,
+    "zbo-seed-design": zbo_seed_design,
     "random-latent": random_latent,
     "seed-library": seed_library,
     "nd-bo": nd_bo,
+    "nd-bo-seeds": nd_bo_seeds,
     "constant-grid": constant_grid,
 }
 

@@ -27,6 +27,7 @@ every repetition, so a long run that is stopped keeps what it finished).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from collections.abc import Callable
@@ -180,6 +181,20 @@ def plot(summary: dict[str, dict], problem: str, n_reps: int) -> None:
     fig.savefig(RESULTS / f"sample_efficiency_{problem}.png", dpi=110)
 
 
+def previous_runs(problem: str, reps: int, budget: int, initial: int,
+                  parser: argparse.ArgumentParser) -> dict[str, list[dict]]:
+    """The runs stored by an earlier, complete run of the same problem and settings."""
+    path = RESULTS / f"sample_efficiency_{problem}.json"
+    if not path.exists():
+        parser.error(f"--append: {path} does not exist")
+    old = json.loads(path.read_text())
+    settings = (old["reps_done"], old["budget"], old["initial"])
+    if settings != (reps, budget, initial):
+        parser.error(f"--append: {path} has reps/budget/initial {settings},"
+                     f" this run {(reps, budget, initial)}")
+    return old["runs"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", choices=sorted(PRESETS), default="target")
@@ -188,6 +203,9 @@ def main() -> None:
     parser.add_argument("--initial", type=int)
     parser.add_argument("--noise", type=float, default=0.02)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--append", action="store_true",
+                        help="keep the methods of the existing JSON of this problem and add"
+                             " (or re-run) --methods; budget, initial and reps must match")
     args = parser.parse_args()
     n_epochs, reps, budget, initial = PRESETS[args.problem]
     reps, budget, initial = args.reps or reps, args.budget or budget, args.initial or initial
@@ -198,7 +216,10 @@ def main() -> None:
     schedules = ScheduleConfig(n_epochs=n_epochs)
     bounds = Bounds(schedules.beta_lo, schedules.beta_hi)
 
-    runs: dict[str, list[dict]] = {m: [] for m in methods}
+    runs: dict[str, list[dict]] = {}
+    if args.append:
+        runs = previous_runs(args.problem, reps, budget, initial, parser)
+    runs.update({m: [] for m in methods})
     targets = []
     for rep in range(reps):
         space = build_space(dict(schedules.counts), n_epochs, bounds, initial, seed=rep)

@@ -103,3 +103,12 @@ def test_summary_thresholds_at_95_percent_of_the_best_of_any_method_per_repetiti
     assert summary["b"]["evals_to_95"] == [1, None]
     assert summary["a"]["final_median"] == pytest.approx(1.5)
     assert summary["b"]["evals_to_95_median"] is None  # reached in only 1 of 2 repetitions
+
+
+def test_the_seed_design_picks_distinct_grid_points_next_to_encoded_seeds(space):
+    grid = space.grid
+    design = _methods.seed_design(grid, 5, seed=0)
+    nearest = {int(np.argmin(((grid.points - z) ** 2).sum(axis=1))) for z in grid.seed_z}
+    assert len(set(design.tolist())) == 5
+    assert set(design.tolist()) <= nearest
+    assert grid.feasible[design].all()
