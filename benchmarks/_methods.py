@@ -143,14 +143,15 @@ def _reference_gp(z: np.ndarray, y: np.ndarray, steps: int = 150, lr: float = 1e
 
 def reference_posterior(model, points: np.ndarray,
                         chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior mean and variance ``(m,)`` of a :func:`_reference_gp` model at ``(m, 2)``."""
+    """Posterior mean and variance ``(m,)`` of the latent function (noise excluded, as the
+    scripts' ``posterior`` call) of a :func:`_reference_gp` model at ``(m, 2)`` points."""
     import gpytorch
 
     means, variances = [], []
     with torch.no_grad(), gpytorch.settings.fast_pred_var():
         for start in range(0, len(points), chunk):
             x = torch.as_tensor(points[start:start + chunk], dtype=torch.float64)
-            post = model.likelihood(model(x))
+            post = model(x)
             means.append(post.mean.numpy())
             variances.append(post.variance.numpy())
     return np.concatenate(means), np.concatenate(variances)

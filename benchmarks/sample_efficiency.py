@@ -96,8 +96,7 @@ def target_problem(space: Space, rep: int, budget: int, noise: float
     return score, {"family": family, "vae_floor_rms": floor, "target": target.tolist()}
 
 
-def jivae_problem(rep: int, epochs: int
-                  ) -> Callable[[np.ndarray, int], tuple[float, float, float]]:
+def jivae_problem(rep: int) -> Callable[[np.ndarray, int], tuple[float, float, float]]:
     """The real jiVAE objective (preset "Q"), cached per (schedule, seed)."""
     from zbo_gui.core.datasets import rotated_digits
     from zbo_gui.core.objective import JrVAEObjective
@@ -229,7 +228,7 @@ def main() -> None:
             print(f"rep {rep}: target from family {target['family']!r},"
                   f" schedule-VAE round trip d = {target['vae_floor_rms']:.3f}", flush=True)
         else:
-            score = jivae_problem(rep, n_epochs)
+            score = jivae_problem(rep)
         for m in methods:
             rec = Recorder(score)
             start = time.perf_counter()
