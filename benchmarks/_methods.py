@@ -160,7 +160,7 @@ def reference_posterior(model, points: np.ndarray,
 def zbo_reference(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
     """zBO with the reference scripts' surrogate and acquisition (see the module docstring)."""
     grid = space.grid
-    design = space_filling(grid.points, grid.feasible, budget, seed)  # as Campaign's
+    design = space_filling(grid.points, grid.feasible, space.initial, seed)  # Campaign's prefix
     rng = np.random.default_rng(seed)
     z: list[np.ndarray] = []
     y: list[float] = []

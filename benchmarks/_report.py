@@ -30,10 +30,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_json(name: str, report: dict[str, Any]) -> Path:
-    """Writes ``report`` (plus :func:`machine`) to ``benchmarks/results/NAME.json``."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_json(name: str, report: dict[str, Any], folder: Path = RESULTS) -> Path:
+    """Writes ``report`` (plus :func:`machine`) to ``FOLDER/NAME.json`` (benchmarks/results)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     path.write_text(json.dumps({**report, "machine": machine()}, indent=2) + "\n")
     return path
 

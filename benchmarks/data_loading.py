@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,8 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import write_json
 
-RESULTS = Path(__file__).resolve().parent / "results" / "data_loading.json"
 SIDE = 64
 
 #: Runs in a fresh interpreter: warm up the imports, then measure one load.
@@ -133,8 +132,6 @@ def run(n: int, repeats: int, keep: Path | None) -> dict[str, object]:
         "raw_bytes": n * SIDE * SIDE * 2, "write_seconds": written, "repeats": repeats,
         "hdf5_layout": "chunks 16x64x64, gzip level 4, shuffle",
         "tiff_layout": "one uncompressed page per image",
-        "machine": platform.platform(), "cpus": os.cpu_count(),
-        "load_average_1min": os.getloadavg()[0], "python": platform.python_version(),
         "rows": rows,
     }
 
@@ -144,7 +141,7 @@ def table(report: dict[str, object]) -> str:
     mib = 1024**2
     lines = [f"{report['images']} images {SIDE}x{SIDE} uint16 ({report['raw_bytes'] / mib:.0f}"
              f" MiB raw); median of {report['repeats']}; load average"
-             f" {report['load_average_1min']:.2f}",
+             f" {os.getloadavg()[0]:.2f}",
              f"{'format':<6} {'case':<8} {'images':>6} {'size':>5} {'file MiB':>9}"
              f" {'seconds':>8} {'traced MiB':>10} {'RSS +MiB':>9}"]
     for row in report["rows"]:  # type: ignore[union-attr]
@@ -163,9 +160,7 @@ def main() -> None:
     args = parser.parse_args()
     report = run(args.images, args.repeats, args.keep)
     print(table(report))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {write_json('data_loading', report)}")
 
 
 if __name__ == "__main__":

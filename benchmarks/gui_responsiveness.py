@@ -13,15 +13,15 @@ Writes ``benchmarks/results/gui_responsiveness.json``.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _report import write_json
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -166,13 +166,9 @@ def main() -> None:
         "max_gap_after": stages[1:][worst],
         "p99_event_loop_gap_ms": float(np.percentile(gaps_ms, 99)),
         "heatmap_redraw_ms": redraw,
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
         "qt_platform": os.environ.get("QT_QPA_PLATFORM", ""),
-        "date": time.strftime("%Y-%m-%d"),
     }
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "gui_responsiveness.json").write_text(json.dumps(result, indent=2))
+    write_json("gui_responsiveness", result)
     assert controller.shutdown(60000)
 
 

@@ -13,12 +13,11 @@ correlation of each objective with accuracy.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from _report import write_json
 from scipy.stats import spearmanr
 
 from zbo_gui.core.config import JrVAEConfig, ObjectiveConfig
@@ -88,13 +87,10 @@ def main() -> None:
     for key, row in top.items():
         print(f"highest {key}: {row['schedule']} (beta_d {row['beta_d']:g}, seed {row['seed']}),"
               f" accuracy {row['accuracy']:.3f}, usage {row['class_usage']}")
-    args.out.mkdir(parents=True, exist_ok=True)
     result = {"preset": "Q", "epochs": args.epochs, "rows": rows, "spearman_paper": rho_paper,
               "top_paper": top["objective_paper"], "top_usage": top["objective_usage"],
-              "spearman_usage": rho_usage, "collapsed": len(collapsed),
-              "machine": f"{platform.machine()} {platform.processor()} cpu",
-              "date": time.strftime("%Y-%m-%d")}
-    (args.out / "objective_collapse.json").write_text(json.dumps(result, indent=2))
+              "spearman_usage": rho_usage, "collapsed": len(collapsed)}
+    write_json("objective_collapse", result, args.out)
     try:
         import matplotlib
 
