@@ -108,7 +108,8 @@ def write(array: np.ndarray, path: Path, fmt: str, data: st.DataObject) -> Path:
                                  **({"chunks": True, "compression": "gzip"} if chunked else {}))
         else:
             tifffile.imwrite(path, array)
-    except (TypeError, ValueError, OSError, KeyError, IndexError, NotImplementedError):
+    except (TypeError, ValueError, OSError, KeyError, IndexError, NotImplementedError,
+            RuntimeError):  # tifffile 2026 raises RuntimeError for an empty page
         reject()
     return path
 
