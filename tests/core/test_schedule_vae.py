@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 
 import numpy as np
 import pytest
+import torch
 
 from zbo_gui.core.config import ScheduleVAEConfig
-from zbo_gui.core.schedule_vae import ScheduleVAE
+from zbo_gui.core.schedule_vae import ScheduleVAE, TrainingCheckpoint, _flatten, _unflatten
 from zbo_gui.core.schedules import Bounds, generate_library
 from zbo_gui.core.types import Controls, EvaluationCancelled, Progress
 
@@ -147,3 +150,250 @@ def test_cancel_before_start_trains_nothing(library: np.ndarray) -> None:
         ScheduleVAE.train(library, BOUNDS, TINY, seed=0,
                           controls=Controls(progress=reports.append, cancel=cancel))
     assert reports == []
+
+
+# --- checkpoint and resume -----------------------------------------------------------------------
+
+CP_N = 8
+CP_COUNTS = {"cooldown": 4, "warmup": 4, "constant": 4}  # 12 schedules
+# batches of 5: three shuffled batches per epoch, the last one short
+CP_CONFIG = ScheduleVAEConfig(epochs=30, lr=1e-2, batch_size=5, hidden=(16, 16))
+CP_SEED = 3
+
+
+@pytest.fixture(scope="module")
+def cp_library() -> np.ndarray:
+    return np.array(generate_library(CP_COUNTS, CP_N, BOUNDS, seed=0).schedules)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(cp_library: np.ndarray) -> tuple[ScheduleVAE, torch.Tensor]:
+    """A plain training (no checkpoint arguments) and the torch RNG state it leaves."""
+    torch.manual_seed(12345)
+    vae = ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, seed=CP_SEED)
+    return vae, torch.get_rng_state().clone()
+
+
+@pytest.fixture(scope="module")
+def checkpoints(cp_library: np.ndarray) -> dict[int, TrainingCheckpoint]:
+    """A checkpoint after every epoch of the same training, by epoch."""
+    made: list[TrainingCheckpoint] = []
+    ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, seed=CP_SEED, checkpoint=made.append,
+                      checkpoint_every=1)
+    return {cp.epoch: cp for cp in made}
+
+
+def _through_file(cp: TrainingCheckpoint) -> TrainingCheckpoint:
+    """What a campaign file gives back: plain array copies and meta through JSON text."""
+    arrays = {name: np.array(value, copy=True) for name, value in cp.arrays.items()}
+    for value in arrays.values():
+        value.flags.writeable = False  # h5py-like read-only arrays must do
+    return TrainingCheckpoint(cp.epoch, arrays, json.loads(json.dumps(cp.meta, allow_nan=False)))
+
+
+def _assert_same_weights(a: ScheduleVAE, b: ScheduleVAE) -> None:
+    wa, wb = a.state_arrays(), b.state_arrays()
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        np.testing.assert_array_equal(wa[key], wb[key])
+
+
+def test_flatten_round_trips_a_nested_state_through_json() -> None:
+    state = {
+        "weights": {"layer.weight": torch.arange(6, dtype=torch.float32).reshape(2, 3)},
+        "optim": {0: {"step": torch.tensor(7.0), "exp_avg": torch.ones(3, dtype=torch.float64)},
+                  1: {"count": torch.tensor([1, 2], dtype=torch.int64),
+                      "mask": torch.tensor([True, False])}},
+        "groups": [{"lr": 0.01, "betas": (0.9, 0.999), "amsgrad": False, "foreach": None,
+                    "params": [0, 1], "name": "adam"}],
+        "rng": torch.get_rng_state(),
+        "plain": np.array([[1, 2]], dtype=np.uint16),
+        "a/b": torch.zeros(1), "": torch.ones(1), ".": torch.ones(2), "..": [torch.ones(3)],
+    }
+    skeleton, arrays = _flatten(state)
+    for name, value in arrays.items():
+        assert isinstance(value, np.ndarray)
+        assert name and "/" not in name and name not in (".", "..")
+    back = _unflatten(json.loads(json.dumps(skeleton)), arrays)
+
+    assert back.keys() == state.keys()
+    assert list(back["optim"]) == [0, 1]  # int keys stay int (torch optimiser state needs it)
+    assert back["groups"] == state["groups"]  # scalars, None, bools and the tuple survive
+    assert isinstance(back["groups"][0]["betas"], tuple)
+    step = back["optim"][0]["step"]
+    assert isinstance(step, torch.Tensor) and step.dtype == torch.float32 and step.shape == ()
+    assert step.item() == 7.0
+    for original, restored in [
+        (state["weights"]["layer.weight"], back["weights"]["layer.weight"]),
+        (state["optim"][0]["exp_avg"], back["optim"][0]["exp_avg"]),
+        (state["optim"][1]["count"], back["optim"][1]["count"]),
+        (state["optim"][1]["mask"], back["optim"][1]["mask"]),
+        (state["rng"], back["rng"]),
+        (state["a/b"], back["a/b"]), (state[""], back[""]), (state["."], back["."]),
+        (state[".."][0], back[".."][0]),
+    ]:
+        assert isinstance(restored, torch.Tensor)
+        assert restored.dtype == original.dtype
+        assert torch.equal(restored, original)
+    assert isinstance(back["plain"], np.ndarray) and back["plain"].dtype == np.uint16
+    np.testing.assert_array_equal(back["plain"], state["plain"])
+
+    # the arrays are copies, both ways
+    state["weights"]["layer.weight"].add_(1.0)
+    assert arrays["weights.layer.weight"][0, 0] == 0.0
+    back["optim"][0]["exp_avg"].add_(1.0)
+    assert np.all(arrays["optim.0.exp_avg"] == 1.0)
+
+
+def test_unflatten_refuses_a_missing_or_changed_array() -> None:
+    skeleton, arrays = _flatten({"x": torch.zeros(3), "y": torch.tensor(1.0)})
+    with pytest.raises(ValueError, match="lacks"):
+        _unflatten(skeleton, {k: v for k, v in arrays.items() if k != "x"})
+    with pytest.raises(ValueError, match="expected"):
+        _unflatten(skeleton, {**arrays, "x": np.zeros(4, np.float32)})
+    with pytest.raises(ValueError, match="expected"):
+        _unflatten(skeleton, {**arrays, "y": np.float64(1.0) * np.ones(())})
+    with pytest.raises(ValueError, match="malformed"):
+        _unflatten({"what": 1}, arrays)
+
+
+def test_flatten_refuses_what_it_cannot_store() -> None:
+    with pytest.raises(TypeError, match="object"):
+        _flatten({"x": object()})
+    with pytest.raises(TypeError, match="key"):
+        _flatten({(1, 2): 0})
+    with pytest.raises(TypeError, match="bfloat16"):
+        _flatten([torch.zeros(2, dtype=torch.bfloat16)])
+
+
+def test_checkpoints_come_every_k_epochs_and_do_not_change_the_training(
+        cp_library: np.ndarray, uninterrupted: tuple[ScheduleVAE, torch.Tensor]) -> None:
+    made: list[TrainingCheckpoint] = []
+    vae = ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, seed=CP_SEED, checkpoint=made.append,
+                            checkpoint_every=10)
+    assert [cp.epoch for cp in made] == [10, 20]  # none after the last epoch (30)
+    _assert_same_weights(vae, uninterrupted[0])
+    assert vae.losses == uninterrupted[0].losses
+    for cp in made:
+        assert cp.meta["losses"] == vae.losses[:cp.epoch]
+        assert cp.meta["seconds"] > 0
+        json.dumps(cp.meta, allow_nan=False)
+        for name, value in cp.arrays.items():
+            assert isinstance(value, np.ndarray)
+            assert name and "/" not in name and name not in (".", "..")
+
+    made.clear()
+    ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, seed=CP_SEED, checkpoint=made.append,
+                      checkpoint_every=7)
+    assert [cp.epoch for cp in made] == [7, 14, 21, 28]
+    made.clear()
+    ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, seed=CP_SEED, checkpoint=made.append)
+    assert made == []  # checkpoint_every=0: none
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, seed=CP_SEED, checkpoint=made.append,
+                          checkpoint_every=-1)
+
+
+def test_checkpoint_holds_weights_adam_state_and_torch_rng(
+        checkpoints: dict[int, TrainingCheckpoint]) -> None:
+    cp = checkpoints[13]
+    names = set(cp.arrays)
+    assert "torch_rng" in names and cp.arrays["torch_rng"].dtype == np.uint8
+    assert any(n.startswith("model.encoder_z.") for n in names)
+    assert any(n.startswith("model.decoder.") for n in names)
+    steps = [n for n in names if n.startswith("optim.") and n.endswith(".step")]
+    moments = [n for n in names if n.endswith(".exp_avg") or n.endswith(".exp_avg_sq")]
+    n_weights = sum(n.startswith("model.") for n in names)
+    assert len(steps) == n_weights and len(moments) == 2 * n_weights
+    # 12 schedules in batches of 5: three Adam steps per epoch
+    assert {float(cp.arrays[n]) for n in steps} == {13 * 3.0}
+
+
+@pytest.mark.parametrize("k", [1, 13, 29])
+def test_resumed_training_equals_the_uninterrupted_one(
+        k: int, cp_library: np.ndarray, uninterrupted: tuple[ScheduleVAE, torch.Tensor],
+        checkpoints: dict[int, TrainingCheckpoint]) -> None:
+    full, rng_after = uninterrupted
+    torch.manual_seed(k + 777)  # a resuming process's torch RNG is anything
+    resumed = ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, seed=CP_SEED,
+                                resume=_through_file(checkpoints[k]))
+    _assert_same_weights(resumed, full)
+    assert resumed.losses == full.losses
+    assert torch.equal(torch.get_rng_state(), rng_after)  # the RNG continues as uninterrupted
+    assert resumed.seconds >= checkpoints[k].meta["seconds"]
+
+
+def test_a_resumed_training_makes_the_same_later_checkpoints(
+        cp_library: np.ndarray, checkpoints: dict[int, TrainingCheckpoint]) -> None:
+    """A campaign killed twice resumes from a checkpoint written by a resumed training."""
+    made: list[TrainingCheckpoint] = []
+    ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, seed=CP_SEED,
+                      resume=_through_file(checkpoints[8]), checkpoint=made.append,
+                      checkpoint_every=5)
+    assert [cp.epoch for cp in made] == [10, 15, 20, 25]
+    for cp in made:
+        original = checkpoints[cp.epoch]
+        assert cp.arrays.keys() == original.arrays.keys()
+        for name in cp.arrays:
+            np.testing.assert_array_equal(cp.arrays[name], original.arrays[name])
+        assert cp.meta["losses"] == original.meta["losses"]
+        assert cp.meta["state"] == original.meta["state"]
+
+
+def test_progress_after_a_resume_continues_from_the_checkpoint(
+        cp_library: np.ndarray, uninterrupted: tuple[ScheduleVAE, torch.Tensor],
+        checkpoints: dict[int, TrainingCheckpoint]) -> None:
+    reports: list[Progress] = []
+    ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, seed=CP_SEED,
+                      controls=Controls(progress=reports.append),
+                      resume=_through_file(checkpoints[22]))
+    assert [r.step for r in reports] == list(range(23, 31))
+    assert {r.total for r in reports} == {30}
+    assert [r.loss for r in reports] == uninterrupted[0].losses[22:]
+    assert reports[0].message == "schedule VAE epoch 23/30"
+
+
+@pytest.mark.parametrize("change", [
+    "seed", "lr", "epochs", "hidden", "batch_size", "decoder_sig", "schedules", "n_schedules",
+    "bounds",
+])
+def test_a_checkpoint_of_another_training_is_refused(
+        change: str, cp_library: np.ndarray,
+        checkpoints: dict[int, TrainingCheckpoint]) -> None:
+    schedules, bounds, config, seed = cp_library.copy(), BOUNDS, CP_CONFIG, CP_SEED
+    if change == "seed":
+        seed = CP_SEED + 1
+    elif change == "schedules":
+        schedules[3, 2] = schedules[3, 2] * 1.01
+    elif change == "n_schedules":
+        schedules = schedules[:-1]
+    elif change == "bounds":
+        bounds = Bounds(0.1, 20.0)
+    else:
+        value = {"lr": 2e-2, "epochs": 31, "hidden": (16, 8), "batch_size": 4,
+                 "decoder_sig": 0.2}[change]
+        config = dataclasses.replace(CP_CONFIG, **{change: value})
+    reports: list[Progress] = []
+    with pytest.raises(ValueError, match="another schedule-VAE training"):
+        ScheduleVAE.train(schedules, bounds, config, seed,
+                          controls=Controls(progress=reports.append),
+                          resume=_through_file(checkpoints[10]))
+    assert reports == []
+
+
+def test_a_damaged_checkpoint_is_refused(cp_library: np.ndarray,
+                                         checkpoints: dict[int, TrainingCheckpoint]) -> None:
+    cp = _through_file(checkpoints[10])
+
+    def refused(damaged: TrainingCheckpoint, match: str) -> None:
+        with pytest.raises(ValueError, match=match):
+            ScheduleVAE.train(cp_library, BOUNDS, CP_CONFIG, CP_SEED, resume=damaged)
+
+    refused(TrainingCheckpoint(11, cp.arrays, cp.meta), "losses")
+    refused(TrainingCheckpoint(30, cp.arrays, {**cp.meta, "losses": [1.0] * 30}), "epoch")
+    refused(TrainingCheckpoint(10, cp.arrays, {**cp.meta, "format": 99}), "format")
+    refused(TrainingCheckpoint(10, cp.arrays, {}), "format")
+    missing = {k: v for k, v in cp.arrays.items() if k != "torch_rng"}
+    refused(TrainingCheckpoint(10, missing, cp.meta), "torch_rng")
+    no_state = {k: v for k, v in cp.meta.items() if k != "state"}
+    refused(TrainingCheckpoint(10, cp.arrays, no_state), "damaged")
