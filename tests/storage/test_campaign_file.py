@@ -133,7 +133,11 @@ def test_create_writes_header_and_config(path: Path) -> None:
     with h5py.File(path, "r") as f:
         assert f.attrs["kind"] == "zbo-campaign"
         assert f.attrs["format_version"] == FORMAT_VERSION
-        assert f["config"].asstr()[()] == CONFIG
+        assert f["config"][()].tobytes().decode("utf-8") == CONFIG
+        datasets: list[h5py.Dataset] = []
+        f.visititems(lambda _, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset)
+                     else None)
+        assert {d.name for d in datasets if not d.fletcher32} == {"/writer"}
 
 
 def test_create_refuses_existing_file_and_leaves_it_identical(path: Path) -> None:
@@ -145,12 +149,36 @@ def test_create_refuses_existing_file_and_leaves_it_identical(path: Path) -> Non
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
 
 
-def test_create_overwrite_replaces_the_file(path: Path) -> None:
-    path.write_text("not a campaign")
+def test_create_overwrite_replaces_a_campaign_file(path: Path) -> None:
+    CampaignStore.create(path, "old = 1\n", "1").close()
     with CampaignStore.create(path, CONFIG, "2", overwrite=True) as s:
         assert s.app_version == "2"
     with CampaignStore.open(path) as s:
         assert s.config_toml == CONFIG
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
+
+
+@pytest.mark.parametrize("content", [b"not a campaign", None])
+def test_overwrite_refuses_what_is_not_a_campaign_file(path: Path, content: bytes | None
+                                                       ) -> None:
+    if content is None:  # an HDF5 file of somebody's data
+        with h5py.File(path, "w") as f:
+            f["images"] = np.zeros((3, 4, 4))
+    else:
+        path.write_bytes(content)
+    before = sha256(path)
+    with pytest.raises(CampaignFileError, match="not a zbo campaign file; --overwrite"):
+        CampaignStore.create(path, CONFIG, "2", overwrite=True)
+    assert sha256(path) == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_create_onto_a_folder_is_refused(tmp_path: Path) -> None:
+    for overwrite in (False, True):
+        with pytest.raises(CampaignFileError, match="is a folder") as info:
+            CampaignStore.create(tmp_path, CONFIG, "1", overwrite=overwrite)
+        assert str(tmp_path) in str(info.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_create_in_missing_folder(tmp_path: Path) -> None:
@@ -438,7 +466,7 @@ def _text_file(p: Path) -> None:
 
 
 def _truncated(p: Path) -> None:
-    fx.write_v1(p)
+    fx.write_current(p)
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
 
@@ -476,7 +504,7 @@ def test_open_errors_name_the_path_and_the_problem(path: Path, make, message: st
 
 
 def test_read_only_open_leaves_the_file_identical(path: Path) -> None:
-    fx.write_v1(path)
+    fx.write_current(path)
     before = sha256(path)
     with CampaignStore.open(path) as s:
         assert_campaign_contents(s, fx.campaign_contents())
@@ -518,12 +546,51 @@ def test_file_in_use_by_another_process(path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- fixtures / format
-def test_v1_fixture_still_reads_back(tmp_path: Path) -> None:
-    assert fx.V1_FILE.stat().st_size < 70_000
-    with CampaignStore.open(fx.V1_FILE) as s:
-        assert s.format_version == 1 and s.migrated_from is None
+def _checksummed(path: Path) -> set[str]:
+    """Names of the datasets of ``path`` without the Fletcher-32 checksum."""
+    datasets: list[h5py.Dataset] = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda _, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset)
+                     else None)
+        return {d.name for d in datasets if not d.fletcher32}
+
+
+def test_v2_fixture_still_reads_back() -> None:
+    assert fx.V2_FILE.stat().st_size < 150_000
+    with CampaignStore.open(fx.V2_FILE) as s:
+        assert s.format_version == 2 and s.migrated_from is None
         assert s.config_toml == CONFIG and s.app_version == "0.1.0"
         assert_campaign_contents(s, fx.campaign_contents())
+        assert s.verify() > 20
+
+
+def test_v1_fixture_is_migrated_in_memory_when_read_only() -> None:
+    assert fx.V1_FILE.stat().st_size < 70_000
+    before = sha256(fx.V1_FILE)
+    with CampaignStore.open(fx.V1_FILE) as s:
+        assert s.format_version == FORMAT_VERSION and s.migrated_from == 1
+        assert s.config_toml == CONFIG and s.app_version == "0.1.0"
+        assert_campaign_contents(s, fx.campaign_contents())
+        assert s.writer() is None
+    assert sha256(fx.V1_FILE) == before
+
+
+def test_v1_fixture_is_migrated_on_disk_with_checksums_and_a_lease(tmp_path: Path) -> None:
+    path = tmp_path / "old.h5"
+    shutil.copyfile(fx.V1_FILE, path)
+    assert _checksummed(path) != {"/writer"}  # format 1 has no checksums
+    with CampaignStore.open(path, writable=True) as s:
+        assert s.migrated_from == 1 and s.format_version == FORMAT_VERSION
+        lease = s.writer()
+        assert lease is not None and lease.mine()
+        assert_campaign_contents(s, fx.campaign_contents())
+    assert _checksummed(path) == {"/writer"}
+    with CampaignStore.open(path) as s:
+        assert s.migrated_from is None
+        assert_campaign_contents(s, fx.campaign_contents())
+        assert s.writer() is not None and not s.writer().taken  # released on close
+    assert path.stat().st_size < 1.5 * fx.V2_FILE.stat().st_size  # repacked
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.h5"]  # no temporary left
 
 
 def _v0_to_v1(f: h5py.File) -> None:

@@ -9,8 +9,8 @@ this keeps the number of datasets, and their fixed HDF5 overhead, small.
 
 One row per evaluation (``n`` rows), in ``/evaluations``::
 
-    rows (n,) compound: index int64, grid_index int64, source str, acquisition float64,
-        max_ei float64, status str, objective float64, message str, started float64,
+    rows (n,) compound: index int64, grid_index int64, source str16, acquisition float64,
+        max_ei float64, status str16, objective float64, message str1024, started float64,
         seconds float64, replicate_start int64, replicate_count int64
     z (n, 2) float64
     schedule (n, N) float64
@@ -27,9 +27,11 @@ rows ``replicate_start[i] : replicate_start[i] + replicate_count[i]``::
 
 A flat replicate table (rather than rows padded to a maximum replicate count) lets an
 evaluation have any number of replicates (0 for a FAILED one), and lets the first evaluation be a
-FAILED one whose array shapes are not known yet. Enums are stored by their string values
-(variable-length UTF-8). Arrays are stored with the dtypes above (the ``ObjectiveResult``
-defaults), so they round-trip exactly when given in those dtypes.
+FAILED one whose array shapes are not known yet. Enums are stored by their string values and
+the message as fixed-length UTF-8 (``strW``: at most W bytes; a longer message is cut with "…"),
+so that the Fletcher-32 checksum of every dataset covers them (see ``_files``). Arrays are
+stored with the dtypes above (the ``ObjectiveResult`` defaults), so they round-trip exactly
+when given in those dtypes.
 
 Append order: replicate rows, then evaluation rows, then ``count`` last (the caller flushes). A
 kill in the middle leaves rows past ``count`` that readers ignore and the next append overwrites,
@@ -44,6 +46,7 @@ import h5py
 import numpy as np
 
 from zbo_gui.core.errors import CampaignFileError
+from zbo_gui.core.faults import crash_point
 from zbo_gui.core.types import (
     Evaluation,
     EvaluationStatus,
@@ -51,15 +54,19 @@ from zbo_gui.core.types import (
     Proposal,
     ProposalSource,
 )
+from zbo_gui.storage._files import clip_utf8, create, fixed_str, read
 
-_STR = h5py.string_dtype("utf-8")
+#: Bytes kept of an evaluation's message (a longer one is cut, ending in "…").
+MESSAGE_BYTES = 1024
+
 _I8 = np.dtype(np.int64)
 _F8 = np.dtype(np.float64)
 
 #: Scalar columns of an evaluation (fields of ``/evaluations/rows``).
 EVALUATION_ROW = np.dtype([
-    ("index", _I8), ("grid_index", _I8), ("source", _STR), ("acquisition", _F8),
-    ("max_ei", _F8), ("status", _STR), ("objective", _F8), ("message", _STR),
+    ("index", _I8), ("grid_index", _I8), ("source", fixed_str(16)), ("acquisition", _F8),
+    ("max_ei", _F8), ("status", fixed_str(16)), ("objective", _F8),
+    ("message", fixed_str(MESSAGE_BYTES)),
     ("started", _F8), ("seconds", _F8), ("replicate_start", _I8), ("replicate_count", _I8),
 ])
 #: Array columns of an evaluation and their dtypes.
@@ -107,7 +114,8 @@ def _prepare(group: h5py.Group, row_dtype: np.dtype, arrays: dict[str, np.dtype]
              values: dict[str, Any], what: str) -> dict[str, tuple[np.dtype, np.ndarray]]:
     """The datasets' new rows as ``{name: (dtype, array)}``, checked against stored shapes."""
     record = tuple(
-        str(values[name]) if h5py.check_string_dtype(row_dtype.fields[name][0]) else values[name]
+        clip_utf8(str(values[name]), row_dtype.fields[name][0].itemsize)
+        if h5py.check_string_dtype(row_dtype.fields[name][0]) else values[name]
         for name in row_dtype.names
     )
     out = {"rows": (row_dtype, np.array(record, dtype=row_dtype))}
@@ -127,11 +135,9 @@ def _write_row(group: h5py.Group, name: str, dtype: np.dtype, row: int,
     if name not in group:
         shape = array.shape
         chunk_rows = max(1, min(16, _CHUNK_BYTES // max(1, array.nbytes)))
-        group.create_dataset(
-            name, shape=(0, *shape), maxshape=(None,) * (1 + len(shape)), dtype=dtype,
-            chunks=(chunk_rows, *(max(1, s) for s in shape)),
-            compression="gzip" if name in _COMPRESSED else None,
-        )
+        create(group, name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+               chunks=(chunk_rows, *(max(1, s) for s in shape)),
+               compression="gzip" if name in _COMPRESSED else None)
     ds = group[name]
     if ds.shape[0] <= row:
         ds.resize(row + 1, axis=0)
@@ -157,7 +163,7 @@ def append(group: h5py.Group, evaluation: Evaluation, where: str) -> None:
         )
     start = 0
     if count:
-        last = group["rows"][count - 1]
+        last = read(group["rows"], where, slice(count - 1, count))[0]
         start = int(last["replicate_start"]) + int(last["replicate_count"])
     what = f"{where}: evaluation {evaluation.index}"
     replicates = group.require_group("replicates")
@@ -179,6 +185,7 @@ def append(group: h5py.Group, evaluation: Evaluation, where: str) -> None:
     for offset, new in enumerate(new_replicates):
         for name, (dtype, array) in new.items():
             _write_row(replicates, name, dtype, start + offset, array)
+    crash_point("append", group.file.flush)
     for name, (dtype, array) in new_evaluation.items():
         _write_row(group, name, dtype, count, array)
     group.attrs["count"] = np.int64(count + 1)
@@ -193,7 +200,7 @@ def _read(group: h5py.Group, names: list[str], rows: int, where: str) -> dict[st
                 f"{where}: damaged evaluation table ({group.name}/{name} has {have} rows, "
                 f"{rows} expected)"
             )
-        out[name] = group[name][:rows]
+        out[name] = read(group[name], where, slice(0, rows))
     return out
 
 

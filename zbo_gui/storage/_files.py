@@ -1,11 +1,20 @@
-"""Opening, creating and migrating campaign files (HDF5), with every failure a one-line
-:class:`CampaignFileError` that names the path and the problem."""
+"""Opening, creating and checking campaign files (HDF5), with every failure a one-line
+:class:`CampaignFileError` that names the path and the problem.
+
+Checksums (format version 2): every dataset but the writer lease is chunked and carries HDF5's
+Fletcher-32 filter, so a flipped byte in its data makes the read fail; :func:`read` turns that
+failure into an error naming the dataset. Text is stored as UTF-8 bytes (``uint8`` arrays) and
+string columns as fixed-length UTF-8, because HDF5's variable-length strings live in a global
+heap that no checksum covers. Zero-dimensional arrays are stored as ``(1,)`` arrays with the
+attribute ``scalar`` (a scalar dataset cannot be chunked).
+"""
 
 from __future__ import annotations
 
 import io
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,15 +25,18 @@ import h5py
 import numpy as np
 
 from zbo_gui.core.errors import CampaignFileError
-from zbo_gui.storage import _evaluations
 
 #: The format version this code writes; files with a larger version are refused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: The value of the root attribute ``kind`` of every campaign file.
 KIND = "zbo-campaign"
 #: ``MIGRATIONS[v]`` upgrades an open, writable file from format version ``v`` to ``v + 1``
-#: (the caller then sets ``format_version``). Empty while only version 1 exists.
+#: in place (the caller then sets ``format_version`` and, on disk, repacks the file).
 MIGRATIONS: dict[int, Callable[[h5py.File], None]] = {}
+#: Whether new datasets carry the Fletcher-32 checksum (off only to measure its cost).
+CHECKSUMS = True
+#: The first bytes of every HDF5 file (at offset 0 in the files this code writes).
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 STR = h5py.string_dtype("utf-8")
 
@@ -45,6 +57,35 @@ def problem(exc: OSError) -> str:
     return f"damaged or unreadable HDF5 file ({text})"
 
 
+def is_locked(exc: OSError) -> bool:
+    """Whether HDF5 refused to open a file because another process holds its lock."""
+    return isinstance(exc, BlockingIOError) or "unable to lock file" in str(exc)
+
+
+def check_signature(path: Path) -> None:
+    """Refuse, without writing anything, a path that is not a non-empty HDF5 file.
+
+    ``h5py.File(path, "r+")`` writes a fresh HDF5 header into an empty file, so this runs
+    before any open.
+
+    Raises:
+        CampaignFileError: missing, a folder, empty, unreadable or not an HDF5 file.
+    """
+    if not path.exists():
+        raise CampaignFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise CampaignFileError(f"{path}: not a file")
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(HDF5_SIGNATURE))
+    except OSError as exc:
+        raise CampaignFileError(f"{path}: {problem(exc)}") from None
+    if not head:
+        raise CampaignFileError(f"{path}: empty file (0 bytes), not a campaign file")
+    if head != HDF5_SIGNATURE:
+        raise CampaignFileError(f"{path}: not an HDF5 file")
+
+
 def open_h5(path: Path, mode: str) -> h5py.File:
     """``h5py.File(path, mode)`` with every failure turned into a :class:`CampaignFileError`.
 
@@ -55,12 +96,42 @@ def open_h5(path: Path, mode: str) -> h5py.File:
     try:
         return h5py.File(path, mode)
     except OSError as exc:
-        if mode == "r" and "unable to lock file" in str(exc):
+        if mode == "r" and is_locked(exc):
             try:
                 return h5py.File(path, mode, locking=False)
             except OSError as retry:
                 exc = retry
         raise CampaignFileError(f"{path}: {problem(exc)}") from None
+
+
+def host_name() -> str:
+    """This machine's host name."""
+    return socket.gethostname() or "unknown-host"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_without_lock(path: Path) -> h5py.File:
+    """Open ``path`` read-only without taking HDF5's file lock (a writer may hold it).
+
+    Where this process already has the file open (with the lock), HDF5 refuses other locking
+    flags; the file is then opened as it is open already.
+    """
+    try:
+        return h5py.File(path, "r", locking=False)
+    except OSError as exc:
+        if "locking flag values don't match" not in str(exc):
+            raise
+        return h5py.File(path, "r")
 
 
 def json_default(obj: Any) -> Any:
@@ -70,21 +141,179 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
 
 
-def write_str(group: h5py.Group, name: str, text: str) -> None:
-    """Store ``text`` as a scalar variable-length UTF-8 string dataset."""
-    group.create_dataset(name, data=text, dtype=STR)
+# ---------------------------------------------------------------------------- checked datasets
+def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """A chunk shape of at most about 1 MiB: whole rows, split along the first axis."""
+    row = int(np.prod(shape[1:], dtype=np.int64)) * itemsize if len(shape) > 1 else itemsize
+    rows = max(1, min(max(shape[0], 1), (1 << 20) // max(row, 1)))
+    return (rows, *(max(1, s) for s in shape[1:]))
 
 
-def read_str(group: h5py.Group, name: str) -> str:
-    """Read a scalar string dataset."""
-    return str(group[name].asstr()[()])
+def create(group: h5py.Group, name: str, data: Any = None, *, shape: tuple[int, ...] | None = None,
+           dtype: Any = None, maxshape: tuple[int | None, ...] | None = None,
+           chunks: tuple[int, ...] | None = None, compression: str | None = None,
+           shuffle: bool = False) -> h5py.Dataset:
+    """Create a chunked dataset with the Fletcher-32 checksum (see the module docstring).
+
+    Args:
+        group: where to create it.
+        name: its name.
+        data: the values (any shape, 0-d included), or None with ``shape`` and ``dtype``.
+        shape, dtype: the shape and dtype of an empty dataset (``data`` None).
+        maxshape: resizable axes (None entries), as for h5py.
+        chunks: the chunk shape (default: whole rows of about 1 MiB at most).
+        compression: ``"gzip"`` or None.
+        shuffle: the byte-shuffle filter (helps gzip on floats).
+    """
+    scalar = False
+    if data is not None:
+        array = np.asarray(data) if not isinstance(data, np.ndarray) else data
+        if array.ndim == 0:
+            array, scalar = array.reshape(1), True
+        shape, dtype = array.shape, array.dtype if dtype is None else dtype
+    else:
+        array = None
+    assert shape is not None and dtype is not None
+    dtype = np.dtype(dtype)
+    if chunks is None:
+        chunks = _chunks(tuple(shape), dtype.itemsize)
+    if 0 in shape:  # HDF5 chunks an empty axis only when it is resizable
+        maxshape = tuple(None if s == 0 else m
+                         for s, m in zip(shape, maxshape or shape, strict=True))
+    dataset = group.create_dataset(
+        name, shape=shape, dtype=dtype, data=array, maxshape=maxshape, chunks=chunks,
+        fletcher32=CHECKSUMS, compression=compression, shuffle=shuffle and compression is not None,
+    )
+    if scalar:
+        dataset.attrs["scalar"] = True
+    return dataset
+
+
+def damaged(path: Path | str, dataset: h5py.Dataset | str, exc: BaseException) -> CampaignFileError:
+    """The one-line error of a dataset whose data cannot be read back (checksum mismatch)."""
+    name = dataset if isinstance(dataset, str) else dataset.name
+    text = str(exc)
+    if "filter returned failure" in text or "checksum" in text.lower():
+        why = "Fletcher-32 checksum mismatch: the data changed on disk"
+    else:
+        why = text
+    return CampaignFileError(f"{path}: damaged data in {name} ({why})")
+
+
+def read(dataset: h5py.Dataset, where: Path | str, rows: slice | None = None) -> np.ndarray:
+    """The values of ``dataset`` (a ``rows`` slice of its first axis), checksums checked.
+
+    Raises:
+        CampaignFileError: naming the dataset, when its data is damaged.
+    """
+    try:
+        values = dataset[rows] if rows is not None else dataset[()]
+    except (OSError, ValueError) as exc:
+        raise damaged(where, dataset, exc) from None
+    if rows is None and dataset.attrs.get("scalar", False):
+        return np.asarray(values).reshape(())
+    return np.asarray(values)
+
+
+def write_text(group: h5py.Group, name: str, text: str) -> None:
+    """Store ``text`` as a checksummed ``uint8`` array of its UTF-8 bytes."""
+    create(group, name, np.frombuffer(text.encode("utf-8"), dtype=np.uint8))
+
+
+def read_text(group: h5py.Group, name: str, where: Path | str) -> str:
+    """Read a text written by :func:`write_text`."""
+    data = read(group[name], where)
+    try:
+        return data.tobytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise damaged(where, group[name], exc) from None
+
+
+def fixed_str(width: int) -> np.dtype:
+    """A fixed-length UTF-8 string dtype of ``width`` bytes (numpy ``S<width>``)."""
+    return h5py.string_dtype("utf-8", width)
+
+
+def clip_utf8(text: str, width: int) -> bytes:
+    """``text`` as UTF-8 of at most ``width`` bytes, cut at a character boundary (with "…")."""
+    data = text.encode("utf-8")
+    if len(data) <= width:
+        return data
+    return data[: width - 3].decode("utf-8", errors="ignore").encode("utf-8") + "…".encode()
+
+
+def verify(file: h5py.File, where: Path | str) -> int:
+    """Read every dataset of ``file`` chunk by chunk, so that every checksum is checked.
+
+    Returns:
+        The number of datasets checked.
+
+    Raises:
+        CampaignFileError: naming the first damaged dataset (and how many are damaged).
+    """
+    names: list[str] = []
+    file.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset)
+                    else None)
+    bad: list[tuple[str, BaseException]] = []
+    for name in names:
+        dataset = file[name]
+        try:
+            if dataset.chunks is None or dataset.size == 0:
+                dataset[()]
+            else:
+                for chunk in dataset.iter_chunks():
+                    dataset[chunk]
+        except (OSError, ValueError) as exc:
+            bad.append((dataset.name, exc))
+    if bad:
+        error = damaged(where, bad[0][0], bad[0][1])
+        if len(bad) > 1:
+            others = ", ".join(name for name, _ in bad[1:4])
+            error = CampaignFileError(f"{error}; also damaged: {others}"
+                                      + (", …" if len(bad) > 4 else ""))
+        raise error
+    return len(names)
+
+
+# ---------------------------------------------------------------------------- temporaries
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}."
 
 
 def temporary_next_to(path: Path) -> Path:
-    """A new empty temporary file in ``path``'s folder (to be renamed over ``path``)."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """A new empty temporary file in ``path``'s folder (to be renamed over ``path``).
+
+    Its name records this host and process (``.<name>.<host>.<pid>.<random>.tmp``), so that
+    :func:`remove_stale_temporaries` can tell one left by a killed process.
+    """
+    host = host_name().replace(".", "_")
+    prefix = f"{_temporary_prefix(path)}{host}.{os.getpid()}."
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+    except OSError as exc:
+        raise CampaignFileError(f"{path}: cannot write in {path.parent} ({exc.strerror})"
+                                ) from None
     os.close(fd)
     return Path(name)
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporaries of ``path`` left by killed processes of this host.
+
+    Returns:
+        The files removed.
+    """
+    host = host_name().replace(".", "_")
+    removed = []
+    prefix = _temporary_prefix(path)
+    for candidate in path.parent.glob(f"{prefix}*.tmp"):
+        parts = candidate.name[len(prefix):].split(".")
+        if len(parts) != 4 or parts[0] != host or not parts[1].isdigit():
+            continue
+        if not pid_alive(int(parts[1])):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
 
 
 def publish(tmp: Path, path: Path) -> None:
@@ -103,31 +332,24 @@ def publish(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def create_file(path: Path, config_toml: str, app_version: str, overwrite: bool) -> None:
-    """Write a new, empty campaign file at ``path`` (via a temporary file and ``os.replace``)."""
-    if path.exists() and not overwrite:
-        raise CampaignFileError(f"{path} already exists; use `zbo resume` or --overwrite")
-    if not path.parent.is_dir():
-        raise CampaignFileError(f"{path}: folder {path.parent} does not exist")
-    if path.exists():
-        try:  # refuse to replace a file that another process is writing
-            h5py.File(path, "r").close()
-        except OSError as exc:
-            if "unable to lock file" in str(exc):
-                raise CampaignFileError(f"{path}: {problem(exc)}") from None
-    tmp = temporary_next_to(path)
+# ---------------------------------------------------------------------------- header
+def write_header(f: h5py.File, config_toml: str, app_version: str) -> None:
+    """The root attributes and the configuration of a new campaign file."""
+    f.attrs["kind"] = KIND
+    f.attrs["format_version"] = FORMAT_VERSION
+    f.attrs["app_version"] = app_version
+    f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
+    write_text(f, "config", config_toml)
+
+
+def is_campaign(path: Path) -> bool:
+    """Whether ``path`` is an HDF5 file with the campaign ``kind`` (read without locking)."""
     try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["kind"] = KIND
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["app_version"] = app_version
-            f.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
-            write_str(f, "config", config_toml)
-            _evaluations.init_group(f.create_group("evaluations"))
-        publish(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        check_signature(path)
+        with read_without_lock(path) as f:
+            return f.attrs.get("kind") == KIND
+    except (CampaignFileError, OSError):
+        return False
 
 
 def check_header(file: h5py.File, path: Path) -> int:
@@ -159,30 +381,43 @@ def check_header(file: h5py.File, path: Path) -> int:
     return version
 
 
+# ---------------------------------------------------------------------------- migration
 def _apply_migrations(file: h5py.File, version: int, path: Path) -> None:
     try:
         for v in range(version, FORMAT_VERSION):
             MIGRATIONS[v](file)
             file.attrs["format_version"] = v + 1
         file.flush()
+    except CampaignFileError:
+        raise
     except Exception as exc:
         raise CampaignFileError(
             f"{path}: migration from format version {version} failed ({exc})"
         ) from exc
 
 
-def migrate_on_disk(path: Path, version: int) -> h5py.File:
-    """Migrate a copy of the file, rename it over the original (atomic) and open it writable."""
-    tmp = temporary_next_to(path)
+def repack(source: Path, target: Path) -> None:
+    """Copy every object of ``source`` into a new file ``target`` (drops freed space)."""
+    with h5py.File(source, "r") as src, h5py.File(target, "w") as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        for name in src:
+            src.copy(src[name], dst, name=name)
+
+
+def migrate_on_disk(path: Path, version: int) -> None:
+    """Migrate a copy of the file, repack it and rename it over the original (atomic)."""
+    work = temporary_next_to(path)
+    packed = temporary_next_to(path)
     try:
-        shutil.copyfile(path, tmp)
-        with open_h5(tmp, "r+") as f:
+        shutil.copyfile(path, work)
+        with open_h5(work, "r+") as f:
             _apply_migrations(f, version, path)
-        publish(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return open_h5(path, "r+")
+        repack(work, packed)
+        publish(packed, path)
+    finally:
+        work.unlink(missing_ok=True)
+        packed.unlink(missing_ok=True)
 
 
 def migrate_in_memory(path: Path, version: int) -> h5py.File:

@@ -1,33 +1,45 @@
 """The campaign file: one HDF5 file holds the whole state of a campaign (DESIGN.md §4).
 
-Layout (format version 1; every string is variable-length UTF-8)::
+Layout (format version 2)::
 
     /                        attrs: kind="zbo-campaign", format_version, app_version,
                              created (ISO 8601, UTC)
-    /config                  scalar str: the campaign configuration as TOML text
+    /config                  text: the campaign configuration as TOML
+    /writer                  the writer lease (see ``_lease``; the one unchecksummed dataset)
     /dataset/images          (n, H, W) float32, gzip      attrs of /dataset: fingerprint, source
     /dataset/labels          (n,) int64 (absent when the dataset has no labels)
     /seeds/schedules         (S, N) float64
-    /seeds/families          (S,) str
+    /seeds/families          (S,) fixed-length UTF-8
     /schedule_vae/weights/<name>   one plain array per state-dict entry (never pickle);
                              attr ``order`` of /schedule_vae/weights: JSON list of the names
-    /schedule_vae/meta       scalar str: JSON (normaliser, losses, ...)
+    /schedule_vae/meta       text: JSON (normaliser, losses, ...)
     /grid/{x, y, points, decoded, feasible, seed_z}   the :class:`LatentGrid` arrays
     /evaluations             the append-only evaluation table (see ``_evaluations``);
                              attr ``count``: the number of complete rows
     /results/<name>/arrays/<key>   final results (e.g. the final model's manifolds)
-    /results/<name>/meta     scalar str: JSON
+    /results/<name>/meta     text: JSON
+    /_checkpoints/<stage>    the latest checkpoint of a stage in progress (see ``_checkpoints``)
 
-A *stage* (``dataset``, ``seeds``, ``schedule_vae``, ``grid``) is written once: it is built in a
-group named ``_partial_<stage>`` and renamed to ``/<stage>`` when complete, so :meth:`has` never
-reports a half-written stage, and a stage interrupted by a crash is simply written again.
+"text" is a ``uint8`` array of UTF-8 bytes. Every dataset but ``/writer`` carries HDF5's
+Fletcher-32 checksum, so damaged data is refused on read with an error naming the dataset
+(``_files``); :meth:`CampaignStore.verify` reads every dataset once.
+
+A new campaign file is built under a temporary name beside its target (:meth:`CampaignStore.
+draft`) and renamed over the target only when its first stages are written: an existing file is
+replaced only by a complete one. A *stage* (``dataset``, ``seeds``, ``schedule_vae``, ``grid``)
+is written once: it is built in a group named ``_partial_<stage>`` and renamed to ``/<stage>``
+when complete, so :meth:`has` never reports a half-written stage, and a stage interrupted by a
+crash is simply written again.
+
+One writer at a time: a writable store holds the file's writer lease (``_lease``), also where
+HDF5's file locking is switched off, and checks it before every write.
 
 Files use HDF5's default ("earliest") format bounds on purpose: newer superblocks record "open
 for writing" in the file, so a killed writer would leave a file HDF5 refuses to open.
 
-Older format versions are migrated on open by the functions in :data:`MIGRATIONS`: in place (via
-a copy and an atomic rename) when the file is opened writable, in memory when opened read-only,
-so that a read-only open never modifies the file.
+Older format versions are migrated on open by the functions in :data:`MIGRATIONS`: on disk (in
+a copy, repacked and renamed over the original) when the file is opened writable, in memory
+when opened read-only, so that a read-only open never modifies the file.
 """
 
 from __future__ import annotations
@@ -44,12 +56,18 @@ import h5py
 import numpy as np
 
 from zbo_gui.core.errors import CampaignFileError
+from zbo_gui.core.faults import crash_point
 from zbo_gui.core.latent_grid import LatentGrid
 from zbo_gui.core.types import Evaluation
-from zbo_gui.storage import _evaluations, _files
+from zbo_gui.storage import _checkpoints, _evaluations, _files, _lease, _migrate, _paths
 from zbo_gui.storage._files import FORMAT_VERSION, KIND, MIGRATIONS
+from zbo_gui.storage._lease import Lease
+from zbo_gui.storage._paths import check_new_campaign as check_new_campaign_path
 
-__all__ = ["FORMAT_VERSION", "KIND", "MIGRATIONS", "STAGES", "CampaignStore"]
+__all__ = ["FORMAT_VERSION", "KIND", "MIGRATIONS", "STAGES", "CampaignDraft", "CampaignStore",
+           "Lease", "check_new_campaign_path"]
+
+assert _migrate.v1_to_v2 is MIGRATIONS[1]  # registered on import
 
 #: The stages written once each, in the order a campaign produces them.
 STAGES = ("dataset", "seeds", "schedule_vae", "grid")
@@ -57,55 +75,84 @@ STAGES = ("dataset", "seeds", "schedule_vae", "grid")
 _GRID_FIELDS = ("x", "y", "points", "decoded", "feasible", "seed_z")
 
 
+def _name_ok(name: str) -> bool:
+    return bool(name) and "/" not in name and name not in (".", "..")
+
+
 class CampaignStore:
-    """An open campaign file. Build it with :meth:`create` or :meth:`open`; close it after use.
+    """An open campaign file. Build it with :meth:`create`, :meth:`draft` or :meth:`open`; close
+    it after use.
 
     Every write is flushed to disk before it returns. Writes to a store opened read-only raise
-    :class:`CampaignFileError`.
+    :class:`CampaignFileError`, and so do writes after another writer took the lease over.
     """
 
-    def __init__(self, file: h5py.File, path: Path, writable: bool, migrated_from: int | None):
+    def __init__(self, file: h5py.File, path: Path, writable: bool, migrated_from: int | None,
+                 lease: _lease.WriterLease | None = None):
         """Wrap an open, current-version file; use :meth:`create` or :meth:`open` instead."""
         self._file: h5py.File | None = file
         self._path = path
         self._writable = writable
         self._migrated_from = migrated_from
+        self._lease = lease
         try:
             attrs = file.attrs
             self._format_version = int(attrs["format_version"])
             self._app_version = str(attrs["app_version"])
             self._created = str(attrs["created"])
-            self._config_toml = _files.read_str(file, "config")
+            self._config_toml = _files.read_text(file, "config", path)
             int(file["evaluations"].attrs["count"])
         except (KeyError, OSError, ValueError, TypeError) as exc:
-            file.close()
-            self._file = None
+            self.close()
             raise CampaignFileError(f"{path}: damaged campaign file ({exc})") from None
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ opening and closing
+    @classmethod
+    def draft(
+        cls, path: str | os.PathLike[str], config_toml: str, app_version: str, *,
+        overwrite: bool = False,
+    ) -> CampaignDraft:
+        """Start a new campaign file under a temporary name beside ``path``.
+
+        Nothing at ``path`` is touched until :meth:`CampaignDraft.publish`.
+
+        Raises:
+            CampaignFileError: ``path`` exists and ``overwrite`` is false; ``path`` is a folder,
+                its folder does not exist or is not writable; the existing file is not a
+                campaign file, or another writer holds it.
+        """
+        path = Path(path)
+        _paths.check_new_campaign(path, overwrite)
+        _files.remove_stale_temporaries(path)
+        tmp = _files.temporary_next_to(path)
+        try:
+            with h5py.File(tmp, "w") as f:
+                _files.write_header(f, config_toml, app_version)
+                _lease.create_lease(f)
+                _evaluations.init_group(f.create_group("evaluations"))
+            store = cls.open(tmp, writable=True)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return CampaignDraft(store, path, overwrite)
+
     @classmethod
     def create(
         cls, path: str | os.PathLike[str], config_toml: str, app_version: str, *,
         overwrite: bool = False,
     ) -> CampaignStore:
-        """Create a new campaign file and open it writable.
-
-        The file is built under a temporary name in the same folder and renamed into place, so
-        an existing file is replaced only once the new one is complete.
+        """Create a new, empty campaign file and open it writable (see :meth:`draft`).
 
         Args:
             path: where to create the file.
             config_toml: the campaign configuration as TOML text.
             app_version: the version of the application writing the file.
-            overwrite: replace an existing file at ``path``.
-
-        Raises:
-            CampaignFileError: the file exists and ``overwrite`` is false, the folder does not
-                exist, or the existing file is in use by another process.
+            overwrite: replace an existing campaign file at ``path``.
         """
-        path = Path(path)
-        _files.create_file(path, config_toml, app_version, overwrite)
-        return cls.open(path, writable=True)
+        return cls.draft(path, config_toml, app_version, overwrite=overwrite).publish()
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, writable: bool = False) -> CampaignStore:
@@ -113,42 +160,55 @@ class CampaignStore:
 
         Args:
             path: the campaign file.
-            writable: open for writing (and migrate an old file on disk); read-only otherwise,
-                which never modifies the file.
+            writable: open for writing (taking the writer lease, and migrating an old file on
+                disk); read-only otherwise, which never modifies the file.
 
         Raises:
-            CampaignFileError: (one line naming the path and the problem) missing file, not an
-                HDF5 file, truncated or damaged file, not a campaign file, a format version
-                newer than :data:`FORMAT_VERSION`, or a file in use by another process.
+            CampaignFileError: (one line naming the path and the problem) missing or empty
+                file, not an HDF5 file, truncated or damaged file, not a campaign file, a
+                format version newer than :data:`FORMAT_VERSION`, or a file held by another
+                writer.
         """
         path = Path(path)
-        if not path.exists():
-            raise CampaignFileError(f"{path}: no such file")
-        if not path.is_file():
-            raise CampaignFileError(f"{path}: not a file")
-        file = _files.open_h5(path, "r+" if writable else "r")
+        _files.check_signature(path)
+        file = _files.open_h5(path, "r")
         try:
             version = _files.check_header(file, path)
         except OSError as exc:
-            file.close()
             raise CampaignFileError(f"{path}: damaged campaign file ({exc})") from None
+        finally:
+            file.close()
+        if not writable:
+            if version == FORMAT_VERSION:
+                return cls(_files.open_h5(path, "r"), path, False, None)
+            return cls(_files.migrate_in_memory(path, version), path, False, version)
+        if version >= 2:
+            _lease.refuse_if_held(path)
+        if version != FORMAT_VERSION:
+            _files.migrate_on_disk(path, version)
+        try:
+            file = h5py.File(path, "r+")
+        except OSError as exc:
+            if _files.is_locked(exc):
+                _lease.refuse_if_held(path)
+            raise CampaignFileError(f"{path}: {_files.problem(exc)}") from None
+        try:
+            lease = _lease.WriterLease(path, _lease.offset_in(file, path))
         except BaseException:
             file.close()
             raise
-        if version == FORMAT_VERSION:
-            return cls(file, path, writable, None)
-        file.close()
-        if writable:
-            file = _files.migrate_on_disk(path, version)
-        else:
-            file = _files.migrate_in_memory(path, version)
-        return cls(file, path, writable, version)
+        return cls(file, path, True, None if version == FORMAT_VERSION else version, lease)
 
     def close(self) -> None:
-        """Flush and close the file; further use of the store raises CampaignFileError."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Flush and close the file and free the writer lease; further use raises."""
+        try:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+        finally:
+            if self._lease is not None:
+                self._lease.release()
+                self._lease = None
 
     def __enter__(self) -> CampaignStore:
         return self
@@ -206,7 +266,12 @@ class CampaignStore:
         file = self._h5
         if not self._writable:
             raise CampaignFileError(f"{self._path}: opened read-only; cannot write")
+        if self._lease is not None:
+            self._lease.check()
         return file
+
+    def _read(self, dataset: h5py.Dataset) -> np.ndarray:
+        return _files.read(dataset, self._path)
 
     @contextmanager
     def _reading(self, what: str) -> Iterator[h5py.File]:
@@ -264,11 +329,11 @@ class CampaignStore:
             group.attrs["fingerprint"] = fingerprint
             group.attrs["source"] = source
             chunks = (max(1, min(images.shape[0], 256)), *(max(1, s) for s in images.shape[1:]))
-            group.create_dataset(
-                "images", data=images, chunks=chunks, compression="gzip", shuffle=True
-            )
+            _files.create(group, "images", images, chunks=chunks, compression="gzip",
+                          shuffle=True)
+            crash_point("dataset", group.file.flush)
             if labels is not None:
-                group.create_dataset("labels", data=labels)
+                _files.create(group, "labels", labels)
 
         self._write_stage("dataset", fill)
 
@@ -277,9 +342,9 @@ class CampaignStore:
         fingerprint, source)``."""
         with self._reading("the dataset") as file:
             group = self._stage(file, "dataset")
-            labels = group["labels"][...] if "labels" in group else None
+            labels = self._read(group["labels"]) if "labels" in group else None
             return (
-                group["images"][...], labels,
+                self._read(group["images"]), labels,
                 str(group.attrs["fingerprint"]), str(group.attrs["source"]),
             )
 
@@ -299,9 +364,13 @@ class CampaignStore:
                 f"{len(families)} families"
             )
 
+        width = max([1, *(len(f.encode("utf-8")) for f in families)])
+        encoded = np.array([f.encode("utf-8") for f in families], dtype=_files.fixed_str(width))
+
         def fill(group: h5py.Group) -> None:
-            group.create_dataset("schedules", data=schedules)
-            group.create_dataset("families", data=families, dtype=_files.STR)
+            _files.create(group, "schedules", schedules)
+            crash_point("seeds", group.file.flush)
+            _files.create(group, "families", encoded)
 
         self._write_stage("seeds", fill)
 
@@ -309,8 +378,8 @@ class CampaignStore:
         """The seed library: ``(schedules (S, N) float64, families (S,))``."""
         with self._reading("the seed schedules") as file:
             group = self._stage(file, "seeds")
-            families = tuple(str(f) for f in group["families"].asstr()[...])
-            return group["schedules"][...], families
+            families = tuple(f.decode("utf-8") for f in self._read(group["families"]))
+            return self._read(group["schedules"]), families
 
     # ------------------------------------------------------------------ schedule VAE
     def write_schedule_vae(
@@ -326,16 +395,16 @@ class CampaignStore:
         """
         arrays = {str(k): np.asarray(v) for k, v in weights.items()}
         for name in arrays:
-            if not name or "/" in name or name in (".", ".."):
+            if not _name_ok(name):
                 raise ValueError(f"invalid weight name {name!r}")
         meta_json = self._dump_meta("schedule_vae", meta)
 
         def fill(group: h5py.Group) -> None:
             wgroup = group.create_group("weights")
             for name, array in arrays.items():
-                wgroup.create_dataset(name, data=array)
+                _files.create(wgroup, name, array)
             wgroup.attrs["order"] = json.dumps(list(arrays))
-            _files.write_str(group, "meta", meta_json)
+            _files.write_text(group, "meta", meta_json)
 
         self._write_stage("schedule_vae", fill)
 
@@ -345,8 +414,8 @@ class CampaignStore:
             group = self._stage(file, "schedule_vae")
             wgroup = group["weights"]
             order = json.loads(wgroup.attrs["order"])
-            weights = {name: np.asarray(wgroup[name][()]) for name in order}
-            return weights, json.loads(_files.read_str(group, "meta"))
+            weights = {name: self._read(wgroup[name]) for name in order}
+            return weights, json.loads(_files.read_text(group, "meta", self._path))
 
     def _dump_meta(self, what: str, meta: Mapping[str, Any]) -> str:
         try:
@@ -364,9 +433,10 @@ class CampaignStore:
             for name in _GRID_FIELDS:
                 array = np.asarray(getattr(grid, name))
                 compress = name == "decoded" and array.size > 0
-                group.create_dataset(
-                    name, data=array, compression="gzip" if compress else None
-                )
+                _files.create(group, name, array, compression="gzip" if compress else None,
+                              shuffle=compress)
+                if name == "decoded":
+                    crash_point("grid", group.file.flush)
 
         self._write_stage("grid", fill)
 
@@ -374,7 +444,7 @@ class CampaignStore:
         """The stored latent grid."""
         with self._reading("the latent grid") as file:
             group = self._stage(file, "grid")
-            return LatentGrid(**{name: group[name][...] for name in _GRID_FIELDS})
+            return LatentGrid(**{name: self._read(group[name]) for name in _GRID_FIELDS})
 
     # ------------------------------------------------------------------ evaluations
     @property
@@ -413,10 +483,10 @@ class CampaignStore:
             arrays: named arrays (e.g. ``"manifolds"``: ``(K, d*d, H, W)`` uint8).
             meta: JSON-serialisable metadata.
         """
-        if not name or "/" in name or name.startswith("_partial_") or name in (".", ".."):
+        if not _name_ok(name) or name.startswith("_partial_"):
             raise ValueError(f"invalid result name {name!r}")
         for key in arrays:
-            if not key or "/" in key or key in (".", ".."):
+            if not _name_ok(key):
                 raise ValueError(f"invalid array name {key!r}")
         file = self._writable_file()
         meta_json = self._dump_meta(f"result '{name}'", meta)
@@ -427,9 +497,9 @@ class CampaignStore:
         group = results.create_group(partial)
         agroup = group.create_group("arrays")
         for key, array in arrays.items():
-            agroup.create_dataset(key, data=np.asarray(array))
+            _files.create(agroup, key, np.asarray(array))
         agroup.attrs["order"] = json.dumps(list(arrays))
-        _files.write_str(group, "meta", meta_json)
+        _files.write_text(group, "meta", meta_json)
         if name in results:
             del results[name]
         results.move(partial, name)
@@ -442,5 +512,100 @@ class CampaignStore:
                 return None
             group = file["results"][name]
             agroup = group["arrays"]
-            arrays = {k: np.asarray(agroup[k][()]) for k in json.loads(agroup.attrs["order"])}
-            return arrays, json.loads(_files.read_str(group, "meta"))
+            arrays = {k: self._read(agroup[k]) for k in json.loads(agroup.attrs["order"])}
+            return arrays, json.loads(_files.read_text(group, "meta", self._path))
+
+    # ------------------------------------------------------------------ checkpoints
+    def write_checkpoint(self, stage: str, epoch: int, arrays: Mapping[str, np.ndarray],
+                         meta: Mapping[str, Any]) -> None:
+        """Store the latest checkpoint of ``stage`` (in progress) after ``epoch`` epochs.
+
+        Args:
+            stage: one of :data:`STAGES` not written yet (e.g. ``"schedule_vae"``).
+            epoch: epochs completed.
+            arrays: named arrays (names without ``/``), any shapes and dtypes.
+            meta: JSON-serialisable state.
+        """
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
+        for name in arrays:
+            if not _name_ok(name):
+                raise ValueError(f"invalid array name {name!r}")
+        self._dump_meta(f"the {stage} checkpoint", meta)
+        file = self._writable_file()
+        _checkpoints.write(file, stage, epoch, arrays, meta)
+
+    def read_checkpoint(self, stage: str
+                        ) -> tuple[int, dict[str, np.ndarray], dict[str, Any]] | None:
+        """The latest checkpoint of ``stage`` as ``(epoch, arrays, meta)``, or None."""
+        with self._reading(f"the {stage} checkpoint") as file:
+            return _checkpoints.read(file, stage, self._path)
+
+    def clear_checkpoint(self, stage: str) -> None:
+        """Forget the checkpoints of ``stage`` (call once the stage is written)."""
+        _checkpoints.clear(self._writable_file(), stage)
+
+    # ------------------------------------------------------------------ integrity and writer
+    def verify(self) -> int:
+        """Read every dataset once, checking its checksum.
+
+        Returns:
+            The number of datasets checked.
+
+        Raises:
+            CampaignFileError: naming the first damaged dataset.
+        """
+        with self._reading("the file") as file:
+            return _files.verify(file, self._path)
+
+    def writer(self) -> Lease | None:
+        """The writer lease recorded in the file on disk (None for a file without one)."""
+        if self._migrated_from is not None and not self._writable:
+            return None  # an old file read in memory has no lease on disk
+        return _lease.read_lease(self._path)
+
+
+class CampaignDraft:
+    """A new campaign file being built under a temporary name beside its target.
+
+    Write the first stages into :attr:`store`, then :meth:`publish` renames the file over the
+    target; :meth:`discard` (or leaving a ``with`` block without publishing) deletes it. An
+    existing file at the target is untouched until :meth:`publish`.
+    """
+
+    def __init__(self, store: CampaignStore, target: Path, overwrite: bool) -> None:
+        self.store = store
+        self.target = target
+        self._overwrite = overwrite
+        self._done = False
+
+    def publish(self) -> CampaignStore:
+        """Close the draft, rename it over the target and open the result writable.
+
+        Raises:
+            CampaignFileError: the target changed meanwhile so that it may no longer be
+                replaced (another writer took it); the draft is discarded.
+        """
+        tmp = self.store.path
+        try:
+            self.store.close()
+            _paths.check_new_campaign(self.target, self._overwrite)
+            _files.publish(tmp, self.target)
+        except BaseException:
+            self.discard()
+            raise
+        self._done = True
+        return CampaignStore.open(self.target, writable=True)
+
+    def discard(self) -> None:
+        """Delete the draft (idempotent; nothing at the target changes)."""
+        if not self._done:
+            self.store.close()
+            self.store.path.unlink(missing_ok=True)
+            self._done = True
+
+    def __enter__(self) -> CampaignDraft:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()

@@ -1,7 +1,9 @@
 """Export of an optimised KL-weight schedule: CSV, JSON or NPY, plus a runnable training script.
 
 Every file is written to a temporary file in the destination folder and renamed into place
-(``os.replace``), so a failed export never leaves half a file.
+(``os.replace``), so a failed export never leaves half a file. An export never overwrites an
+HDF5 file (a campaign file, a dataset: whatever its name), and its paths are checked before
+anything is written (:func:`check_export_targets`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from zbo_gui.core.errors import ConfigError, ScheduleError
 from zbo_gui.storage._files import publish, temporary_next_to
+from zbo_gui.storage._paths import check_export
 
 #: The formats :func:`write_export` knows.
 FORMATS = ("csv", "json", "npy")
@@ -236,16 +239,42 @@ model.save_weights("jivae_trained")  # writes jivae_trained.pt
 '''
 
 
+def export_paths(path: str | os.PathLike[str], fmt: str) -> list[Path]:
+    """The files an export in format ``fmt`` writes: ``path``, and for CSV the training
+    script ``<stem>_train.py`` beside it."""
+    path = Path(path)
+    if fmt == "csv":
+        return [path, path.with_name(f"{path.stem}_train.py")]
+    return [path]
+
+
+def check_export_targets(path: str | os.PathLike[str], fmt: str,
+                         protected: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """Refuse, before anything is read or written, an export that would write into a missing
+    folder or onto a folder, an HDF5 file or a ``protected`` file (the campaign's own).
+
+    Raises:
+        CampaignFileError: one line naming the path and the problem.
+        ConfigError: an unknown format.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
+    for target in export_paths(path, fmt):
+        check_export(target, [Path(p) for p in protected])
+
+
 def write_export(
     path: str | os.PathLike[str], fmt: str, schedule: np.ndarray, beta_d: float, *,
     config: Mapping[str, Any], objective: float = float("nan"), z: np.ndarray | None = None,
     which: str = "best", extra: Mapping[str, Any] | None = None,
+    protected: Sequence[str | os.PathLike[str]] = (),
 ) -> list[Path]:
     """Export in the format ``fmt`` (``"csv"``, ``"json"`` or ``"npy"``).
 
     A CSV export also writes ``<stem>_train.py`` (see :func:`training_snippet`) next to the
     CSV. The keyword arguments are those of :func:`export_json` (``objective``, ``z``,
-    ``which`` and ``extra`` are used only by the JSON format; ``z`` defaults to ``[]``).
+    ``which`` and ``extra`` are used only by the JSON format; ``z`` defaults to ``[]``), and
+    ``protected``: files the export must never overwrite (see :func:`check_export_targets`).
 
     Returns:
         The paths written.
@@ -254,8 +283,10 @@ def write_export(
         ConfigError: an unknown format (the message names it), or a config that lacks a key
             the training script needs.
         ScheduleError: a bad schedule or ``beta_d``.
+        CampaignFileError: a path the export may not write (see :func:`check_export_targets`).
     """
     path = Path(path)
+    check_export_targets(path, fmt, protected)
     if fmt == "csv":
         text = csv_text(schedule, beta_d)
         snippet = training_snippet(path.name, config)
