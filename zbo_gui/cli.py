@@ -1,8 +1,9 @@
 """The headless ``zbo`` command: run, resume, inspect and export zBO campaigns; inspect data.
 
-A user's mistake (bad config value, missing file, damaged campaign file) prints one line
-``zbo: error: ...`` and exits with status 2; Ctrl-C stops after the current epoch, keeps every
-finished evaluation in the file, and exits with status 130.
+A user's mistake (bad config value, missing file, damaged campaign file, an output path that
+would destroy a file) prints one line ``zbo: error: ...`` and exits with status 2, before any
+file is touched; Ctrl-C (SIGTERM alike) stops after the current epoch, keeps every finished
+evaluation in the file, and exits with status 130 (143).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -27,14 +29,15 @@ from zbo_gui.core.config import (
     quick_config,
 )
 from zbo_gui.core.data.base import FORMATS as DATA_FORMATS
-from zbo_gui.core.errors import CampaignFileError, ConfigError, ZboError
+from zbo_gui.core.errors import CampaignFileError, ConfigError, DatasetError, ZboError
 from zbo_gui.core.types import Controls, Evaluation, EvaluationCancelled, Progress
-from zbo_gui.storage.campaign_file import CampaignStore
+from zbo_gui.storage.campaign_file import CampaignStore, Lease
 from zbo_gui.storage.summary import summarize
 
 log = logging.getLogger("zbo")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a tool whose reader left
 
 
 class ProgressBars:
@@ -87,25 +90,43 @@ def _print_evaluation(evaluation: Evaluation, budget: int) -> None:
     print("zbo: " + " | ".join(parts), file=sys.stderr, flush=True)
 
 
-def _install_sigint(cancel: threading.Event) -> None:
-    """First Ctrl-C: stop cleanly after the current epoch. Second: abort at once."""
+_SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.is_set():
+
+class StopSignals:
+    """Ctrl-C (SIGINT) and SIGTERM: the first stops cleanly after the current epoch, a second
+    one aborts at once. :attr:`status` is the exit status of a stop (130 or 143). A context
+    manager: the previous handlers come back on exit."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.received: signal.Signals | None = None
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in _SIGNAL_NAMES}
+
+    def __enter__(self) -> StopSignals:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.cancel.is_set():
             raise KeyboardInterrupt
-        cancel.set()
-        print("\nzbo: stopping after the current epoch (Ctrl-C again to abort)...",
-              file=sys.stderr, flush=True)
+        self.received = signal.Signals(signum)
+        self.cancel.set()
+        print(f"\nzbo: {_SIGNAL_NAMES[self.received]}: stopping after the current epoch"
+              f" ({_SIGNAL_NAMES[self.received]} again to abort)...", file=sys.stderr, flush=True)
 
-    signal.signal(signal.SIGINT, handler)
+    @property
+    def status(self) -> int:
+        """128 + the signal number: 130 after Ctrl-C, 143 after SIGTERM."""
+        return 128 + int(self.received or signal.SIGINT)
 
 
-def _drive(runner, quiet: bool) -> int:
-    """Prepare and run a campaign with progress bars and Ctrl-C handling."""
-    cancel = threading.Event()
-    _install_sigint(cancel)
-    bars = ProgressBars(enabled=not quiet)
-    controls = Controls(progress=bars, cancel=cancel)
+def _drive(runner, stop: StopSignals, bars: ProgressBars) -> int:
+    """Prepare and run a campaign with progress bars and clean stops."""
+    controls = Controls(progress=bars, cancel=stop.cancel)
     budget = runner.config.bo.budget
     path = runner.store.path
     try:
@@ -124,7 +145,7 @@ def _drive(runner, quiet: bool) -> int:
         bars.close()
         print(f"zbo: stopped; {len(runner.campaign.evaluations) if runner.campaign else 0}"
               f" evaluations are saved. Continue with: zbo resume {path}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return stop.status
     best = campaign.best_evaluated()
     print(f"zbo: finished ({campaign.stop_reason.value}); {len(campaign.evaluations)} evaluations",
           file=sys.stderr)
@@ -158,38 +179,58 @@ def _config_for_run(args: argparse.Namespace) -> CampaignConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """``zbo run``: check everything, build the first stages beside ``--out``, then run."""
     config = _config_for_run(args)  # before the heavy imports: a bad value fails fast
     from zbo_gui.runner import CampaignRunner
 
-    data = None
-    if config.dataset.source != "demo":  # fail before the campaign file is created
-        from zbo_gui.core.datasets import load_dataset
-
-        data = load_dataset(config.dataset, config.seed)
-    if config.jrvae.device == "cuda":
-        from zbo_gui.core.jrvae import resolve_device
-
-        resolve_device("cuda")
-    with CampaignRunner.create(args.out, config, overwrite=args.overwrite, data=data) as runner:
-        return _drive(runner, args.quiet)
+    with StopSignals() as stop:
+        try:  # silent: a mistake found here is the one line printed
+            new = CampaignRunner.draft(args.out, config, overwrite=args.overwrite,
+                                       controls=Controls(cancel=stop.cancel))
+        except EvaluationCancelled:
+            print(f"zbo: stopped before {args.out} was written; nothing changed",
+                  file=sys.stderr)
+            return stop.status
+        with new:
+            runner = new.publish()
+        with runner:
+            return _drive(runner, stop, ProgressBars(enabled=not args.quiet))
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    """``zbo resume``: continue a campaign where it stopped."""
     from zbo_gui.runner import CampaignRunner
 
-    with CampaignRunner.open(args.file) as runner:
-        return _drive(runner, args.quiet)
+    with StopSignals() as stop, CampaignRunner.open(args.file) as runner:
+        return _drive(runner, stop, ProgressBars(enabled=not args.quiet))
+
+
+def _writer_text(lease: Lease | None) -> str:
+    if lease is None or not lease.taken:
+        return "none"
+    return lease.describe() + ("" if lease.live() else " — stale: the next writer takes it over")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """``zbo info``: check every checksum, then summarise the campaign."""
     with CampaignStore.open(args.file) as store:
+        checked = store.verify()
         info = summarize(store)
         config = config_from_toml(store.config_toml)
+        lease = store.writer()
+    if info["schedule_length"] is None:  # no seeds stored yet: the configured length
+        info["schedule_length"] = config.schedules.n_epochs
+    info["datasets_checked"] = checked
+    info["writer"] = None if lease is None or not lease.taken else {
+        "host": lease.host, "pid": lease.pid, "program": lease.program, "live": lease.live(),
+        "heartbeat_age_s": round(lease.age(), 1)}
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     print(f"campaign file   {args.file} (format {info['format_version']},"
           f" zbo-gui {info['app_version']}, created {info['created']})")
+    print(f"integrity       {checked} datasets, every checksum correct")
+    print(f"writer          {_writer_text(lease)}")
     print(f"stages          {', '.join(info['stages']) or 'none'}")
     print(f"schedule length {info['schedule_length']}; objective {config.objective.kind};"
           f" budget {config.bo.budget}")
@@ -214,9 +255,13 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from zbo_gui.storage.export import write_export
+    """``zbo export``: write the best schedule (never onto a campaign or any HDF5 file)."""
+    from zbo_gui.storage.export import check_export_targets, write_export
 
+    protected = [args.file]
+    check_export_targets(args.output, args.format, protected)  # before reading anything
     with CampaignStore.open(args.file) as store:
+        store.verify()
         config = config_from_toml(store.config_toml)
         evaluations = store.read_evaluations()
         ok = [e for e in evaluations if e.succeeded]
@@ -237,7 +282,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             schedule, z, objective = prediction.schedule, prediction.z, prediction.mean
             extra = {"predicted_std": prediction.std}
     write_export(args.output, args.format, schedule, config.jrvae.beta_d, objective=objective,
-                 z=z, which=args.which, config=config.to_dict(), extra=extra)
+                 z=z, which=args.which, config=config.to_dict(), extra=extra,
+                 protected=protected)
     print(f"zbo: wrote {args.output} ({args.which} optimum, objective {objective:.4f})",
           file=sys.stderr)
     return 0
@@ -247,7 +293,14 @@ def cmd_inspect_data(args: argparse.Namespace) -> int:
     """Describe a data file: exit 0 when ``zbo run`` can use it, else print why and exit 2."""
     from zbo_gui.core.data import inspect_file
 
-    summary = inspect_file(args.path, args.format, args.key or "", args.labels or "")
+    try:
+        summary = inspect_file(args.path, args.format, args.key or "", args.labels or "")
+    except DatasetError as exc:
+        message = str(exc).replace("dataset.key", "--key")  # the option's name, here
+        if args.json:
+            print(json.dumps({"source": str(args.path), "usable": False, "problems": [message],
+                              "choices": list(getattr(exc, "choices", ()))}, indent=2))
+        raise DatasetError(message) from None
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -313,6 +366,16 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"zbo: warning: {message}", file=file or sys.stderr)
 
 
+def _quiet_broken_pipe() -> int:
+    """``zbo info FILE | head``: the reader left; end quietly (as other tools do)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass  # stdout is gone either way
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``zbo`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -320,9 +383,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="zbo: %(levelname)s: %(name)s: %(message)s")
     warnings.showwarning = _one_line_warning
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except ZboError as exc:
         print(f"zbo: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:
+        print("zbo: error: out of memory; use smaller sizes (dataset.n_images,"
+              " dataset.image_size, grid.size, objective.manifold_d)", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # the system refused (disk full, permissions): not a bug of ours
+        if args.verbose:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"zbo: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("zbo: aborted", file=sys.stderr)

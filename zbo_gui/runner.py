@@ -23,9 +23,11 @@ from zbo_gui.core.campaign import Campaign, StopReason
 from zbo_gui.core.config import CampaignConfig, config_from_toml
 from zbo_gui.core.datasets import ImageSet, load_dataset
 from zbo_gui.core.errors import CampaignFileError, ConfigError
+from zbo_gui.core.faults import crash_point
 from zbo_gui.core.latent_grid import LatentGrid, build_grid
 from zbo_gui.core.objective import JrVAEObjective, Objective
-from zbo_gui.core.schedule_vae import ScheduleVAE
+from zbo_gui.core.resources import check_memory, raw_layout
+from zbo_gui.core.schedule_vae import CheckpointMismatch, ScheduleVAE, TrainingCheckpoint
 from zbo_gui.core.schedules import Bounds, ScheduleLibrary, generate_library, load_csv
 from zbo_gui.core.types import (
     Controls,
@@ -36,12 +38,20 @@ from zbo_gui.core.types import (
     Proposal,
     TrainingDiverged,
 )
-from zbo_gui.storage.campaign_file import CampaignStore
+from zbo_gui.storage.campaign_file import (
+    CampaignDraft,
+    CampaignStore,
+    check_new_campaign_path,
+)
 
 log = logging.getLogger(__name__)
 
 #: Failures of one training that become a FAILED evaluation (the campaign goes on).
 TRAINING_FAILURES = (TrainingDiverged, FloatingPointError, RuntimeError, ValueError)
+#: The stage name of the schedule VAE's training checkpoints in the campaign file.
+VAE_STAGE = "schedule_vae"
+#: About this many checkpoints are written during a schedule-VAE training.
+VAE_CHECKPOINTS = 10
 
 
 def replicate_seed(campaign_seed: int, index: int, replicate: int) -> int:
@@ -50,11 +60,36 @@ def replicate_seed(campaign_seed: int, index: int, replicate: int) -> int:
     return int(state) & 0x7FFFFFFF
 
 
+def seed_library(config: CampaignConfig) -> ScheduleLibrary:
+    """The campaign's seed schedules: the generated families, then every CSV file's curves.
+
+    Raises:
+        ScheduleError: a CSV file is missing or holds a bad value (the message names the file,
+            the line and the value).
+    """
+    sc = config.schedules
+    bounds = Bounds(sc.beta_lo, sc.beta_hi)
+    library = generate_library(sc.counts, sc.n_epochs, bounds, config.seed)
+    for path in sc.csv_files:
+        curves = load_csv(path, sc.n_epochs)
+        library = library.concat(ScheduleLibrary(curves, ("csv",) * len(curves)))
+    return library
+
+
+def check_device(config: CampaignConfig) -> None:
+    """Refuse ``jrvae.device = "cuda"`` where no CUDA device is available."""
+    if config.jrvae.device == "cuda":
+        from zbo_gui.core.jrvae import resolve_device
+
+        resolve_device("cuda")
+
+
 class CampaignRunner:
     """A campaign bound to its HDF5 file.
 
-    Use :meth:`create` for a new campaign and :meth:`open` to resume one; then :meth:`prepare`
-    and :meth:`run` (or :meth:`next_proposal` / :meth:`evaluate` one at a time).
+    Use :meth:`create` (or :meth:`draft`) for a new campaign and :meth:`open` to resume one;
+    then :meth:`prepare` and :meth:`run` (or :meth:`next_proposal` / :meth:`evaluate` one at a
+    time).
 
     Args:
         store: the open, writable campaign file.
@@ -76,27 +111,76 @@ class CampaignRunner:
 
     # ------------------------------------------------------------ open/create
     @classmethod
-    def create(cls, path: str | Path, config: CampaignConfig, *, overwrite: bool = False,
-               objective: Objective | None = None, data: ImageSet | None = None
-               ) -> CampaignRunner:
-        """Start a new campaign file at ``path`` (refuses to replace one unless ``overwrite``).
+    def draft(cls, path: str | Path, config: CampaignConfig, *, overwrite: bool = False,
+              objective: Objective | None = None, data: ImageSet | None = None,
+              controls: Controls | None = None) -> NewCampaign:
+        """Check everything, then build a new campaign's first stages beside ``path``.
 
-        ``data``, when given, is the already loaded dataset of ``config.dataset``.
+        In this order, each failing with one line that names the problem, before any file is
+        written: the output path (:func:`check_new_campaign_path`), the device, the memory the
+        configuration needs (:func:`~zbo_gui.core.resources.check_memory`), the dataset (loaded
+        unless ``data`` is given) and every seed schedule (CSV files included). Then the
+        campaign file is built under a temporary name with its dataset and seed stages; nothing
+        at ``path`` changes until :meth:`NewCampaign.publish`.
+
+        Args:
+            path: the campaign file to create.
+            config: the configuration (relative paths already resolved).
+            overwrite: replace an existing campaign file at ``path`` (only a campaign file).
+            objective: what scores a schedule (default: the config's jrVAE objective).
+            data: the already loaded dataset of ``config.dataset``.
+            controls: progress sink and cancel flag (checked between the steps).
         """
-        store = CampaignStore.create(path, config.to_toml(), __version__, overwrite=overwrite)
-        runner = cls(store, config, objective)
-        runner.data = data
-        return runner
+        controls = controls or Controls()
+        path = Path(path)
+        check_new_campaign_path(path, overwrite)
+        check_device(config)
+        layout = raw_layout(config.dataset)  # the file's headers only
+        raw_shape, itemsize = layout if layout is not None else (None, 4)
+        check_memory(config, raw_shape, raw_itemsize=itemsize)
+        if data is None:
+            controls.report(Progress("dataset", 0, 1, message="loading the dataset"))
+            data = load_dataset(config.dataset, config.seed)
+        library = seed_library(config)
+        controls.check()
+        draft = CampaignStore.draft(path, config.to_toml(), __version__, overwrite=overwrite)
+        try:
+            draft.store.write_dataset(data.images, data.labels, data.fingerprint, data.source)
+            draft.store.write_seeds(library.schedules, library.families)
+            controls.check()
+        except BaseException:
+            draft.discard()
+            raise
+        return NewCampaign(draft, config, objective, data, library)
+
+    @classmethod
+    def create(cls, path: str | Path, config: CampaignConfig, *, overwrite: bool = False,
+               objective: Objective | None = None, data: ImageSet | None = None,
+               controls: Controls | None = None) -> CampaignRunner:
+        """Start a new campaign file at ``path`` (see :meth:`draft`) and open it."""
+        with cls.draft(path, config, overwrite=overwrite, objective=objective, data=data,
+                       controls=controls) as new:
+            return new.publish()
 
     @classmethod
     def open(cls, path: str | Path, objective: Objective | None = None) -> CampaignRunner:
-        """Open an existing campaign file for resuming."""
+        """Open an existing campaign file for resuming.
+
+        Takes the writer lease, checks every checksum of the file and the memory its
+        configuration needs on this machine.
+        """
         store = CampaignStore.open(path, writable=True)
         try:
-            config = config_from_toml(store.config_toml)
-        except ConfigError as exc:
+            store.verify()
+            try:
+                config = config_from_toml(store.config_toml)
+            except ConfigError as exc:
+                raise CampaignFileError(
+                    f"{path}: the stored configuration is invalid: {exc}") from None
+            check_memory(config)
+        except BaseException:
             store.close()
-            raise CampaignFileError(f"{path}: the stored configuration is invalid: {exc}") from None
+            raise
         return cls(store, config, objective)
 
     def close(self) -> None:
@@ -111,13 +195,17 @@ class CampaignRunner:
 
     # ----------------------------------------------------------------- stages
     def prepare(self, controls: Controls | None = None) -> Campaign:
-        """Compute (or read back) dataset, seeds, schedule VAE and grid; build the campaign."""
+        """Compute (or read back) dataset, seeds, schedule VAE and grid; build the campaign.
+
+        Each stage is stored as soon as it is computed; an interrupted schedule-VAE training
+        continues from its latest checkpoint in the file.
+        """
         controls = controls or Controls()
         cfg = self.config
         if self.store.has("dataset"):
             images, labels, _, source = self.store.read_dataset()
             self.data = ImageSet(images, labels, source)
-        else:
+        else:  # a file begun by an older version, before new files got their first stages
             if self.data is None:
                 controls.report(Progress("dataset", 0, 1, message="loading the dataset"))
                 self.data = load_dataset(cfg.dataset, cfg.seed)
@@ -127,16 +215,12 @@ class CampaignRunner:
             schedules, families = self.store.read_seeds()
             self.library = ScheduleLibrary(schedules, families)
         else:
-            self.library = self._seed_library()
+            self.library = seed_library(cfg)
             self.store.write_seeds(self.library.schedules, self.library.families)
         if self.store.has("schedule_vae"):
             self.vae = ScheduleVAE.from_state(*self.store.read_schedule_vae())
         else:
-            self.vae = ScheduleVAE.train(self.library.schedules, self.bounds, cfg.schedule_vae,
-                                         cfg.seed, controls)
-            meta = self.vae.meta()
-            meta["reconstruction_rms"] = self.vae.reconstruction_error(self.library.schedules)
-            self.store.write_schedule_vae(self.vae.state_arrays(), meta)
+            self.vae = self._train_schedule_vae(controls)
         if self.store.has("grid"):
             self.grid = self.store.read_grid()
         else:
@@ -147,13 +231,41 @@ class CampaignRunner:
         self.campaign = Campaign(self.grid, cfg.bo, cfg.seed, self.store.read_evaluations())
         return self.campaign
 
-    def _seed_library(self) -> ScheduleLibrary:
-        sc = self.config.schedules
-        library = generate_library(sc.counts, sc.n_epochs, self.bounds, self.config.seed)
-        for path in sc.csv_files:
-            curves = load_csv(path, sc.n_epochs)
-            library = library.concat(ScheduleLibrary(curves, ("csv",) * len(curves)))
-        return library
+    def _train_schedule_vae(self, controls: Controls) -> ScheduleVAE:
+        """Train (or go on training from the file's checkpoint) the schedule VAE and store it."""
+        cfg, library = self.config, self.library
+        assert library is not None
+        resume = None
+        try:
+            stored = self.store.read_checkpoint(VAE_STAGE)
+        except CampaignFileError as exc:  # a damaged checkpoint only costs the time it saved
+            log.warning("ignoring the schedule VAE checkpoint: %s", exc)
+            stored = None
+        if stored is not None:
+            resume = TrainingCheckpoint(*stored)
+        every = max(1, cfg.schedule_vae.epochs // VAE_CHECKPOINTS)
+
+        def save(state: TrainingCheckpoint) -> None:
+            self.store.write_checkpoint(VAE_STAGE, state.epoch, state.arrays, state.meta)
+            crash_point("schedule_vae")
+
+        def train(start: TrainingCheckpoint | None) -> ScheduleVAE:
+            return ScheduleVAE.train(library.schedules, self.bounds, cfg.schedule_vae, cfg.seed,
+                                     controls, resume=start, checkpoint=save,
+                                     checkpoint_every=every)
+
+        if resume is not None:
+            log.info("schedule VAE resumed from its checkpoint at epoch %d", resume.epoch)
+        try:
+            vae = train(resume)
+        except CheckpointMismatch as exc:
+            log.warning("the schedule VAE checkpoint does not fit (%s); training anew", exc)
+            vae = train(None)
+        meta = vae.meta()
+        meta["reconstruction_rms"] = vae.reconstruction_error(library.schedules)
+        self.store.write_schedule_vae(vae.state_arrays(), meta)
+        self.store.clear_checkpoint(VAE_STAGE)
+        return vae
 
     @property
     def objective(self) -> Objective:
@@ -212,3 +324,39 @@ class CampaignRunner:
                 on_evaluation(evaluation)
         assert campaign.stop_reason is not None
         return campaign.stop_reason
+
+
+class NewCampaign:
+    """A new campaign whose first stages are written under a temporary name (see
+    :meth:`CampaignRunner.draft`): :meth:`publish` puts it in place, :meth:`discard` (or leaving
+    a ``with`` block without publishing) forgets it; the target is untouched until then."""
+
+    def __init__(self, draft: CampaignDraft, config: CampaignConfig, objective: Objective | None,
+                 data: ImageSet, library: ScheduleLibrary) -> None:
+        self._draft = draft
+        self.config = config
+        self.data = data
+        self.library = library
+        self._objective = objective
+
+    @property
+    def path(self) -> Path:
+        """The campaign file this becomes."""
+        return self._draft.target
+
+    def publish(self) -> CampaignRunner:
+        """Rename the new file over the target (replacing an old campaign) and open it."""
+        store = self._draft.publish()
+        runner = CampaignRunner(store, self.config, self._objective)
+        runner.data, runner.library = self.data, self.library
+        return runner
+
+    def discard(self) -> None:
+        """Delete the temporary file; the target stays as it was."""
+        self._draft.discard()
+
+    def __enter__(self) -> NewCampaign:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()

@@ -24,10 +24,10 @@ def window(qtbot, tmp_path):
     controller = CampaignController()
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(controller, settings)
+    win.confirm_close = False  # pytest-qt closes the window before this fixture's teardown
     qtbot.addWidget(win)
     win.show()
     yield win
-    win.confirm_close = False
     win.close()
     assert controller.shutdown(WAIT_MS), "the compute thread did not stop"
 
@@ -131,3 +131,78 @@ def test_a_bad_file_in_the_open_path_is_reported_and_the_window_stays_usable(
     window.new_campaign(str(good), _config())
     _wait_state(qtbot, window, RunState.IDLE)
     assert window.path == str(good)
+
+
+# ---------------------------------------------------------------------------- New over a file
+@pytest.fixture
+def finished_campaign(tmp_path):
+    """A finished tiny campaign made with the ``zbo`` command (6 evaluations)."""
+    from ..cli_helpers import TINY_CONFIG, run_zbo, write_config
+
+    config = write_config(tmp_path / "tiny.toml", TINY_CONFIG)
+    path = tmp_path / "done.h5"
+    result = run_zbo("run", config, "--out", path, "-q")
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def _contents(path) -> list[tuple]:
+    """What a campaign file holds: stages, and each evaluation's point and objective."""
+    from zbo_gui.storage.campaign_file import STAGES, CampaignStore
+
+    with CampaignStore.open(path) as store:
+        store.verify()
+        stages = [s for s in STAGES if store.has(s)]
+        return [tuple(stages), *((e.index, tuple(e.proposal.z), e.objective)
+                                 for e in store.read_evaluations())]
+
+
+def _answer_dialogs(monkeypatch, *, save: str = "", open_: str = "") -> None:
+    """The file dialogs answer ``save`` / ``open_`` (a person picking these files)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (save, "")))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (open_, "")))
+
+
+def test_new_campaign_over_an_open_file_with_a_bad_seed_csv_keeps_it(
+        window, qtbot, tmp_path, monkeypatch, finished_campaign) -> None:
+    from PySide6.QtCore import Qt
+
+    path = str(finished_campaign)
+    before = _contents(finished_campaign)
+    _answer_dialogs(monkeypatch, open_=path)
+    window.act_open.trigger()
+    _wait_state(qtbot, window, RunState.FINISHED)
+    qtbot.waitUntil(lambda: len(window.evaluations) == 6, timeout=WAIT_MS)
+
+    seeds = tmp_path / "seeds.csv"
+    seeds.write_text("2.0,1.5,1.0\n", encoding="utf-8")
+    _answer_dialogs(monkeypatch, open_=str(seeds))
+    qtbot.mouseClick(window.seed_panel.import_button, Qt.MouseButton.LeftButton)
+    assert str(seeds) in window.seed_panel.schedule_config().csv_files
+    seeds.write_text("2.0,-1.5,1.0\n", encoding="utf-8")  # changed on disk meanwhile
+
+    _answer_dialogs(monkeypatch, save=path)  # "replace it?" — yes
+    window.act_new.trigger()
+    qtbot.waitUntil(lambda: window.last_error != "", timeout=WAIT_MS)
+    _wait_state(qtbot, window, RunState.FINISHED, RunState.IDLE)
+    assert "seeds.csv" in window.last_error and "-1.5" in window.last_error
+    assert _contents(finished_campaign) == before  # (its bytes: the window holds its lease)
+    assert window.path == path and len(window.evaluations) == 6  # still shown, still open
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["done.h5", "tiny.toml", "seeds.csv", "settings.ini"])
+
+    seeds.write_text("2.0,1.5,1.0\n", encoding="utf-8")  # fixed: now New replaces the file
+    window.last_error = ""
+    window.act_new.trigger()
+    qtbot.waitUntil(lambda: window.path == path and window.state is RunState.IDLE
+                    and not window.evaluations, timeout=WAIT_MS)
+    assert window.last_error == ""
+    from zbo_gui.storage.campaign_file import CampaignStore
+
+    with CampaignStore.open(path) as store:  # a reader, beside the window that holds it
+        assert store.n_evaluations == 0 and store.has("seeds")
+        assert store.read_seeds()[1].count("csv") == 1

@@ -202,9 +202,9 @@ def test_a_whole_campaign_through_the_controller(controller, recorder, qtbot, tm
                                                  monkeypatch) -> None:
     gui = threading.get_ident()
     threads: list[tuple[str, int]] = []
-    for name in ("create", "prepare", "evaluate"):
+    for name in ("draft", "prepare", "evaluate"):
         original = getattr(CampaignRunner, name)
-        if name == "create":
+        if name == "draft":
             def wrapped(cls, *a, _o=original.__func__, _n=name, **k):
                 threads.append((_n, threading.get_ident()))
                 return _o(cls, *a, **k)
@@ -273,7 +273,7 @@ def test_a_whole_campaign_through_the_controller(controller, recorder, qtbot, tm
     assert recorder["failed"] == []
     assert stored_count(path) == budget
     # every engine call ran on the compute thread
-    assert {name for name, _ in threads} == {"create", "prepare", "evaluate"}
+    assert {name for name, _ in threads} == {"draft", "prepare", "evaluate"}
     assert all(ident != gui for _, ident in threads)
     assert len({ident for _, ident in threads}) == 1
 

@@ -225,8 +225,17 @@ class ScheduleConfig:
         for family, count in self.counts.items():
             _choice("schedules.counts", family, SEED_FAMILIES)
             _positive_int(f"schedules.counts.{family}", count, 0)
+        if not isinstance(self.csv_files, tuple) or not all(
+                isinstance(p, str) and p.strip() for p in self.csv_files):
+            raise _fail("schedules.csv_files", self.csv_files, "must be a list of file paths")
         if sum(self.counts.values()) + len(self.csv_files) < 4:
             raise _fail("schedules.counts", dict(self.counts), "must give >= 4 seed schedules")
+
+    def with_paths_from(self, folder: str | Path) -> ScheduleConfig:
+        """A copy whose relative ``csv_files`` are taken from ``folder``."""
+        paths = tuple(p if Path(p).is_absolute() else str((Path(folder) / p).resolve())
+                      for p in self.csv_files)
+        return dataclasses.replace(self, csv_files=paths) if paths != self.csv_files else self
 
 
 @dataclass(frozen=True)
@@ -458,7 +467,8 @@ def config_from_toml(text: str, base: CampaignConfig | None = None) -> CampaignC
 
 
 def load_config(path: str | Path, base: CampaignConfig | None = None) -> CampaignConfig:
-    """Read a TOML config file; relative ``dataset.source``/``labels`` are taken from its folder."""
+    """Read a TOML config file; its relative paths (``dataset.source``, ``dataset.labels``,
+    ``schedules.csv_files``) are taken from the file's folder, not the current one."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -467,8 +477,8 @@ def load_config(path: str | Path, base: CampaignConfig | None = None) -> Campaig
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     config = config_from_toml(text, base)
-    dataset = config.dataset.with_paths_from(path.parent)
-    return config.replace(dataset=dataset) if dataset is not config.dataset else config
+    return config.replace(dataset=config.dataset.with_paths_from(path.parent),
+                          schedules=config.schedules.with_paths_from(path.parent))
 
 
 def demo_config() -> CampaignConfig:

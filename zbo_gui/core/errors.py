@@ -24,6 +24,18 @@ class DatasetError(ZboError, ValueError):
     """A dataset that cannot be used (missing file, wrong shape, NaN values, ...)."""
 
 
+class AmbiguousDataError(DatasetError):
+    """A file holds several image arrays (or TIFF series) and ``dataset.key`` chose none.
+
+    Attributes:
+        choices: the keys that would choose one (array names, dataset paths, series numbers).
+    """
+
+    def __init__(self, message: str, choices: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.choices = choices
+
+
 class CampaignFileError(ZboError):
     """A campaign file that cannot be read or written (corrupt, truncated, wrong format)."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zbo_gui.core.config import JrVAEConfig
+from zbo_gui.core.faults import crash_point
 from zbo_gui.core.types import Controls, Progress, TrainingDiverged
 
 #: pyro raises when a KL scale is exactly 0; schedules are clamped to at least this value.
@@ -122,6 +123,7 @@ def train_jrvae(
         controls.report(
             Progress(stage, epoch + 1, n_epochs, loss, f"epoch {epoch + 1}/{n_epochs}")
         )
+        crash_point("training")
     return TrainedJrVAE(model, losses, time.perf_counter() - start, device)
 
 

@@ -31,6 +31,7 @@ from typing import Protocol
 import numpy as np
 
 from zbo_gui.core.config import JrVAEConfig, ObjectiveConfig
+from zbo_gui.core.faults import crash_point
 from zbo_gui.core.types import Controls, ObjectiveResult
 
 #: A class whose manifold's mean intensity is below this fraction of the data's is "dead".
@@ -167,6 +168,7 @@ class JrVAEObjective:
         from zbo_gui.core.jrvae import class_assignments, class_manifolds, train_jrvae
 
         trained = train_jrvae(self.images, schedule, self.jrvae, seed, controls)
+        crash_point("scoring")
         start = time.perf_counter()
         manifolds = class_manifolds(trained.model, self.config.manifold_d)
         assigned = class_assignments(trained.model, self.images)

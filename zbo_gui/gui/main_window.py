@@ -136,7 +136,9 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(shortcut))
         action.setToolTip(tip or text.replace("&", "").rstrip("…"))
         action.setStatusTip(action.toolTip())
-        action.triggered.connect(slot)
+        # not connect(slot): `triggered` sends `checked` (False), which a slot with optional
+        # arguments (new_campaign(path=None)) would take as its first argument
+        action.triggered.connect(lambda _checked=False: slot())
         return action
 
     def _build_actions(self) -> None:
@@ -314,7 +316,6 @@ class MainWindow(QMainWindow):
         except (ZboError, OSError) as exc:
             self.on_failed(str(exc))
             return
-        self._reset_views()
         self.controller.new_campaign(path, config, overwrite=True)
         self._remember(path)
 
@@ -346,7 +347,6 @@ class MainWindow(QMainWindow):
 
     def open_campaign(self, path: str) -> None:
         """Open a campaign file (its views fill in from what it holds)."""
-        self._reset_views()
         self.controller.open_campaign(path)
         self._remember(path)
 
@@ -375,6 +375,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ messages
     @Slot(object)
     def on_campaign_opened(self, message: CampaignOpened) -> None:
+        self._reset_views()  # here, not on asking: a refused file leaves the open one shown
         self.path = message.path
         self.config = message.config
         self.seed_panel.set_config(message.config.schedules, seed=message.config.seed)

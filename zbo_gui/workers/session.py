@@ -119,20 +119,22 @@ class CampaignSession:
     # ------------------------------------------------------------------ open and close
     def create(self, controls: Controls, path: str, config: CampaignConfig,
                overwrite: bool = False) -> Outcome:
-        """Create a campaign file at ``path``; load its dataset (so a bad one fails now)."""
-        from zbo_gui.core.jrvae import resolve_device
+        """Create a campaign file at ``path`` with its dataset and seed stages.
 
+        Everything is checked and the new file built beside ``path`` first
+        (:meth:`CampaignRunner.draft`); only then is the campaign open on that same path (if
+        any) closed and its file replaced. A failure before that leaves the open campaign and
+        its file as they were.
+        """
         self._post(RunState.PREPARING)
-        resolve_device(config.jrvae.device)  # "cuda" without a GPU fails before any file
-        controls.report(Progress("dataset", 0, 1, message="loading the dataset"))
-        data = load_dataset(config.dataset, config.seed)
-        controls.check()
-        if overwrite:  # else creating over an existing file fails anyway: keep it open
+        with CampaignRunner.draft(path, config, overwrite=overwrite, controls=controls) as new:
             self._close_if_same(path)
-        runner = CampaignRunner.create(path, config, overwrite=overwrite, data=data)
+            runner = new.publish()
         self._swap(runner)
-        self._post(CampaignOpened(str(runner.store.path), config, 0, ()))
-        self._post(dataset_snapshot(data))
+        stages = tuple(s for s in STAGES if runner.store.has(s))
+        self._post(CampaignOpened(str(runner.store.path), config, 0, stages))
+        assert runner.data is not None
+        self._post(dataset_snapshot(runner.data))
         self._sent_dataset = True
         return Outcome(RunState.IDLE)
 

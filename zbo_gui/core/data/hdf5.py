@@ -22,7 +22,7 @@ from zbo_gui.core.data.base import (
     runs,
     shape_text,
 )
-from zbo_gui.core.errors import DatasetError
+from zbo_gui.core.errors import AmbiguousDataError, DatasetError
 
 #: HDF5 chunk cache per open file (bytes): holds the chunks shared by neighbouring images.
 CHUNK_CACHE_BYTES = 32 * 1024**2
@@ -122,8 +122,8 @@ def _find(handle: Any, path: Path, key: str) -> Any:
     if len(found) == 1 or len(named) == 1:
         return (named or found)[0][3]
     listing = _listing([f[:3] for f in found])
-    raise DatasetError(f"{path}: several image datasets ({listing}); choose one with"
-                       " dataset.key")
+    raise AmbiguousDataError(f"{path}: several image datasets ({listing}); choose one with"
+                             " dataset.key", tuple(f[0] for f in found))
 
 
 def open_hdf5(path: Path, key: str) -> Hdf5Images:

@@ -29,7 +29,7 @@ from zbo_gui.core.data.base import (
     reading,
     shape_text,
 )
-from zbo_gui.core.errors import DatasetError
+from zbo_gui.core.errors import AmbiguousDataError, DatasetError
 
 #: File suffixes read from a folder.
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
@@ -150,8 +150,9 @@ def open_tiff(path: Path, key: str) -> TiffImages:
         elif len(set(described)) == 1 and _series_layout(all_series[0], str(path)).single:
             chosen = None  # a multi-page file of same-shaped single images
         else:
-            raise DatasetError(f"{path}: several image series ({listing}); choose one with"
-                               " dataset.key")
+            raise AmbiguousDataError(f"{path}: several image series ({listing}); choose one"
+                                     " with dataset.key",
+                                     tuple(str(i) for i in range(len(all_series))))
         if chosen is None:
             first = _series_layout(all_series[0], str(path))
             layout = Layout(len(all_series), first.image_shape)

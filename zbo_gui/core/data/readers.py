@@ -23,7 +23,7 @@ from zbo_gui.core.data.base import (
     one_line,
     reading,
 )
-from zbo_gui.core.errors import DatasetError
+from zbo_gui.core.errors import AmbiguousDataError, DatasetError
 
 _EXTENSIONS = {
     ".npy": "npy", ".npz": "npz",
@@ -194,8 +194,8 @@ def _open_npz(path: Path, key: str) -> ArrayImages:
     elif len(candidates) == 1:
         chosen = candidates[0]
     else:
-        raise DatasetError(f"{path}: several arrays ({listing(names)}); choose one with"
-                           " dataset.key")
+        raise AmbiguousDataError(f"{path}: several arrays ({listing(names)}); choose one with"
+                                 " dataset.key", tuple(names))
     with reading(f"{path}[{chosen}]", "NPZ"), np.load(path, allow_pickle=False) as loaded:
         array = loaded[chosen]
         labels = loaded["labels"] if "labels" in members and chosen != "labels" else None
