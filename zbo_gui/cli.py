@@ -19,6 +19,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from zbo_gui import __version__
 from zbo_gui.core.config import (
@@ -31,8 +34,11 @@ from zbo_gui.core.config import (
 from zbo_gui.core.data.base import FORMATS as DATA_FORMATS
 from zbo_gui.core.errors import CampaignFileError, ConfigError, DatasetError, ZboError
 from zbo_gui.core.types import Controls, Evaluation, EvaluationCancelled, Progress
-from zbo_gui.storage.campaign_file import CampaignStore, Lease
+from zbo_gui.storage.campaign_file import CampaignStore, Lease, read_campaign
 from zbo_gui.storage.summary import summarize
+
+if TYPE_CHECKING:
+    from zbo_gui.runner import CampaignRunner
 
 log = logging.getLogger("zbo")
 EXIT_USER_ERROR = 2
@@ -93,6 +99,14 @@ def _print_evaluation(evaluation: Evaluation, budget: int) -> None:
 _SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
 
+class Aborted(KeyboardInterrupt):
+    """A second stop signal: abort at once, with the exit status of that signal."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class StopSignals:
     """Ctrl-C (SIGINT) and SIGTERM: the first stops cleanly after the current epoch, a second
     one aborts at once. :attr:`status` is the exit status of a stop (130 or 143). A context
@@ -112,7 +126,7 @@ class StopSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.cancel.is_set():
-            raise KeyboardInterrupt
+            raise Aborted(128 + signum)
         self.received = signal.Signals(signum)
         self.cancel.set()
         print(f"\nzbo: {_SIGNAL_NAMES[self.received]}: stopping after the current epoch"
@@ -124,8 +138,9 @@ class StopSignals:
         return 128 + int(self.received or signal.SIGINT)
 
 
-def _drive(runner, stop: StopSignals, bars: ProgressBars) -> int:
+def _drive(runner: CampaignRunner, stop: StopSignals, bars: ProgressBars) -> int:
     """Prepare and run a campaign with progress bars and clean stops."""
+    runner.check_resources()
     controls = Controls(progress=bars, cancel=stop.cancel)
     budget = runner.config.bo.budget
     path = runner.store.path
@@ -192,6 +207,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return stop.status
         with new:
+            if stop.cancel.is_set():  # stopped while the new file was built: keep the old one
+                print(f"zbo: stopped before {args.out} was written; nothing changed",
+                      file=sys.stderr)
+                return stop.status
             runner = new.publish()
         with runner:
             return _drive(runner, stop, ProgressBars(enabled=not args.quiet))
@@ -211,13 +230,14 @@ def _writer_text(lease: Lease | None) -> str:
     return lease.describe() + ("" if lease.live() else " — stale: the next writer takes it over")
 
 
+def _info(store: CampaignStore) -> tuple[int, dict, CampaignConfig, Lease | None, int | None]:
+    return (store.verify(), summarize(store), config_from_toml(store.config_toml),
+            store.writer(), store.migrated_from)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     """``zbo info``: check every checksum, then summarise the campaign."""
-    with CampaignStore.open(args.file) as store:
-        checked = store.verify()
-        info = summarize(store)
-        config = config_from_toml(store.config_toml)
-        lease = store.writer()
+    checked, info, config, lease, old = read_campaign(args.file, _info)
     if info["schedule_length"] is None:  # no seeds stored yet: the configured length
         info["schedule_length"] = config.schedules.n_epochs
     info["datasets_checked"] = checked
@@ -229,7 +249,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"campaign file   {args.file} (format {info['format_version']},"
           f" zbo-gui {info['app_version']}, created {info['created']})")
-    print(f"integrity       {checked} datasets, every checksum correct")
+    if old is None:
+        print(f"integrity       {checked} datasets, every checksum correct")
+    else:
+        print(f"integrity       format {old} has no checksums; {checked} datasets read"
+              " (migrated to the current format when it is next opened for writing)")
     print(f"writer          {_writer_text(lease)}")
     print(f"stages          {', '.join(info['stages']) or 'none'}")
     print(f"schedule length {info['schedule_length']}; objective {config.objective.kind};"
@@ -258,29 +282,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     """``zbo export``: write the best schedule (never onto a campaign or any HDF5 file)."""
     from zbo_gui.storage.export import check_export_targets, write_export
 
-    protected = [args.file]
-    check_export_targets(args.output, args.format, protected)  # before reading anything
-    with CampaignStore.open(args.file) as store:
+    config = read_campaign(args.file, lambda store: config_from_toml(store.config_toml))
+    protected = [args.file, *config.input_files()]  # the campaign and the user's inputs
+    check_export_targets(args.output, args.format, protected)  # before the heavy reading
+
+    def best(store: CampaignStore) -> tuple[np.ndarray, np.ndarray, float, dict]:
         store.verify()
-        config = config_from_toml(store.config_toml)
         evaluations = store.read_evaluations()
         ok = [e for e in evaluations if e.succeeded]
         if not ok:
             raise CampaignFileError(f"{args.file}: no successful evaluation to export yet")
         if args.which == "evaluated":
-            best = max(ok, key=lambda e: e.objective)
-            schedule, z, objective = best.proposal.schedule, best.proposal.z, best.objective
-            extra = {"evaluation": best.index}
-        else:
-            from zbo_gui.core.campaign import Campaign
+            top = max(ok, key=lambda e: e.objective)
+            return top.proposal.schedule, top.proposal.z, top.objective, {
+                "evaluation": top.index}
+        from zbo_gui.core.campaign import Campaign
 
-            campaign = Campaign(store.read_grid(), config.bo, config.seed, evaluations)
-            prediction = campaign.best_predicted()
-            if prediction is None:
-                raise CampaignFileError(f"{args.file}: fewer than 2 successful evaluations;"
-                                        " no prediction yet")
-            schedule, z, objective = prediction.schedule, prediction.z, prediction.mean
-            extra = {"predicted_std": prediction.std}
+        campaign = Campaign(store.read_grid(), config.bo, config.seed, evaluations)
+        prediction = campaign.best_predicted()
+        if prediction is None:
+            raise CampaignFileError(f"{args.file}: fewer than 2 successful evaluations;"
+                                    " no prediction yet")
+        return prediction.schedule, prediction.z, prediction.mean, {
+            "predicted_std": prediction.std}
+
+    schedule, z, objective, extra = read_campaign(args.file, best)
     write_export(args.output, args.format, schedule, config.jrvae.beta_d, objective=objective,
                  z=z, which=args.which, config=config.to_dict(), extra=extra,
                  protected=protected)
@@ -366,6 +392,18 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"zbo: warning: {message}", file=file or sys.stderr)
 
 
+def _stdout_closed() -> bool:
+    """Whether the reader of standard output went away (``| head`` has ended)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (OSError, ValueError):
+        return True  # stdout is no longer usable at all
+
+
 def _quiet_broken_pipe() -> int:
     """``zbo info FILE | head``: the reader left; end quietly (as other tools do)."""
     try:
@@ -387,6 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return status
     except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # another pipe than the reader of our output: not ours to hide
         return _quiet_broken_pipe()
     except ZboError as exc:
         print(f"zbo: error: {exc}", file=sys.stderr)
@@ -401,9 +441,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"zbo: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("zbo: aborted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exc.status if isinstance(exc, Aborted) else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

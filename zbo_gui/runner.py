@@ -166,8 +166,8 @@ class CampaignRunner:
     def open(cls, path: str | Path, objective: Objective | None = None) -> CampaignRunner:
         """Open an existing campaign file for resuming.
 
-        Takes the writer lease, checks every checksum of the file and the memory its
-        configuration needs on this machine.
+        Takes the writer lease and checks every checksum of the file (see
+        :meth:`check_resources` for the machine's side).
         """
         store = CampaignStore.open(path, writable=True)
         try:
@@ -177,11 +177,16 @@ class CampaignRunner:
             except ConfigError as exc:
                 raise CampaignFileError(
                     f"{path}: the stored configuration is invalid: {exc}") from None
-            check_memory(config)
         except BaseException:
             store.close()
             raise
         return cls(store, config, objective)
+
+    def check_resources(self) -> None:
+        """Refuse to run here when the device is missing or the memory too small (call before
+        :meth:`prepare`; only reading a campaign back needs neither)."""
+        check_device(self.config)
+        check_memory(self.config)
 
     def close(self) -> None:
         """Close the campaign file."""

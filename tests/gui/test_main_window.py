@@ -206,3 +206,16 @@ def test_new_campaign_over_an_open_file_with_a_bad_seed_csv_keeps_it(
     with CampaignStore.open(path) as store:  # a reader, beside the window that holds it
         assert store.n_evaluations == 0 and store.has("seeds")
         assert store.read_seeds()[1].count("csv") == 1
+
+
+def test_export_from_the_window_never_writes_onto_the_campaign(
+        window, qtbot, monkeypatch, finished_campaign) -> None:
+    path = str(finished_campaign)
+    _answer_dialogs(monkeypatch, open_=path)
+    window.act_open.trigger()
+    qtbot.waitUntil(lambda: len(window.evaluations) == 6, timeout=WAIT_MS)
+    before = _contents(finished_campaign)
+    _answer_dialogs(monkeypatch, save=path)  # the person picks the campaign file itself
+    window.act_export_json.trigger()
+    assert "never overwrites" in window.last_error and path in window.last_error
+    assert _contents(finished_campaign) == before

@@ -582,7 +582,7 @@ def test_v1_fixture_is_migrated_on_disk_with_checksums_and_a_lease(tmp_path: Pat
     with CampaignStore.open(path, writable=True) as s:
         assert s.migrated_from == 1 and s.format_version == FORMAT_VERSION
         lease = s.writer()
-        assert lease is not None and lease.mine()
+        assert lease is not None and lease.held_here(path)
         assert_campaign_contents(s, fx.campaign_contents())
     assert _checksummed(path) == {"/writer"}
     with CampaignStore.open(path) as s:

@@ -411,6 +411,15 @@ class CampaignConfig:
         """A copy with whole sections (or ``seed``) replaced."""
         return dataclasses.replace(self, **sections)
 
+    def input_files(self) -> list[Path]:
+        """The user's files this configuration reads: the dataset (file or folder), a labels
+        file and the seed CSV files."""
+        ds = self.dataset
+        files = [] if ds.is_demo else [Path(ds.source)]
+        if ds.labels and not ds.labels.startswith("h5:"):
+            files.append(Path(ds.labels))
+        return files + [Path(p) for p in self.schedules.csv_files]
+
 
 def _build_section(name: str, cls: type, table: Any) -> Any:
     if not isinstance(table, Mapping):

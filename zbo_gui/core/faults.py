@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import signal
+import warnings
 from collections.abc import Callable
+from functools import cache
 
 #: The names of the crash points (see the module docstring).
 POINTS = ("dataset", "seeds", "schedule_vae", "grid", "training", "scoring", "append")
@@ -23,14 +25,17 @@ _ENV = "ZBO_KILL_AT"
 _seen: dict[str, int] = {}
 
 
+@cache
 def _target() -> tuple[str, int] | None:
+    """The point of ``ZBO_KILL_AT`` (read once); a malformed value is ignored with a warning."""
     spec = os.environ.get(_ENV, "").strip()
     if not spec:
         return None
     name, _, nth = spec.partition("@")
     if name not in POINTS or (nth and not nth.isdigit()):
-        raise ValueError(f"{_ENV}={spec!r}: expected one of {', '.join(POINTS)}, optionally"
-                         " followed by @<n>")
+        warnings.warn(f"{_ENV}={spec!r} ignored: expected one of {', '.join(POINTS)},"
+                      " optionally followed by @<n>", stacklevel=3)
+        return None
     return name, int(nth or 1)
 
 

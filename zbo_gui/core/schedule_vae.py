@@ -403,7 +403,7 @@ def _restore(resume: TrainingCheckpoint, what: dict[str, Any], trainer: Any, mod
         # consumed when pyro creates each parameter's Adam at the first step
         trainer.svi.optim.set_state(state["optim"])
         torch.set_rng_state(state["torch_rng"])  # after the trainer, which re-seeds torch
-    except (KeyError, TypeError, RuntimeError) as error:
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise CheckpointMismatch(f"damaged schedule-VAE training checkpoint: {error}") from error
     vae.losses.extend(float(x) for x in losses)
     trainer.loss_history["training_loss"].extend(vae.losses)

@@ -530,7 +530,9 @@ class MainWindow(QMainWindow):
         try:
             write_export(path, fmt, best.proposal.schedule, self.config.jrvae.beta_d,
                          objective=best.objective, z=best.proposal.z, which="evaluated",
-                         config=self.config.to_dict(), extra={"evaluation": best.index})
+                         config=self.config.to_dict(), extra={"evaluation": best.index},
+                         protected=[*([self.path] if self.path else []),
+                                    *self.config.input_files()])
         except (ZboError, OSError) as exc:
             self.on_failed(f"export failed: {exc}")
             return False

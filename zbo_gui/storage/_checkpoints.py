@@ -78,8 +78,7 @@ def read(file: h5py.File, stage: str, where: Path | str
         return None
     slot = group[f"slot{current}"]
     try:
-        order = json.loads(slot["arrays"].attrs["order"])
-        arrays = {k: _files.read(slot["arrays"][k], where) for k in order}
+        arrays = _files.read_arrays(slot["arrays"], where)
         meta = json.loads(_files.read_text(slot, "meta", where))
         return int(slot.attrs["epoch"]), arrays, meta
     except (KeyError, ValueError) as exc:

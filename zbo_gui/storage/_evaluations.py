@@ -191,6 +191,22 @@ def append(group: h5py.Group, evaluation: Evaluation, where: str) -> None:
     group.attrs["count"] = np.int64(count + 1)
 
 
+def counted_rows(group: h5py.Group) -> dict[str, int]:
+    """How many rows of each table dataset belong to complete evaluations (by dataset path);
+    rows past them may be in the middle of being written."""
+    count = int(group.attrs["count"])
+    replicates = 0
+    if count and "rows" in group:
+        last = read(group["rows"], group.file.filename, slice(count - 1, count))[0]
+        replicates = int(last["replicate_start"]) + int(last["replicate_count"])
+    out = {}
+    for table, rows in ((group, count), (group["replicates"], replicates)):
+        for obj in table.values():
+            if isinstance(obj, h5py.Dataset):
+                out[obj.name] = rows
+    return out
+
+
 def _read(group: h5py.Group, names: list[str], rows: int, where: str) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for name in names:

@@ -11,12 +11,15 @@ attribute ``scalar`` (a scalar dataset cannot be chunked).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
+import json
 import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,9 @@ CHECKSUMS = True
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 STR = h5py.string_dtype("utf-8")
+#: What h5py raises on a damaged file: OSError for data and I/O, RuntimeError for damaged
+#: metadata (B-trees, object headers), KeyError/ValueError for what they point at.
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError)
 
 
 def problem(exc: OSError) -> str:
@@ -95,6 +101,8 @@ def open_h5(path: Path, mode: str) -> h5py.File:
     """
     try:
         return h5py.File(path, mode)
+    except RuntimeError as exc:
+        raise CampaignFileError(f"{path}: damaged HDF5 file ({exc})") from None
     except OSError as exc:
         if mode == "r" and is_locked(exc):
             try:
@@ -208,7 +216,7 @@ def read(dataset: h5py.Dataset, where: Path | str, rows: slice | None = None) ->
     """
     try:
         values = dataset[rows] if rows is not None else dataset[()]
-    except (OSError, ValueError) as exc:
+    except H5_ERRORS as exc:
         raise damaged(where, dataset, exc) from None
     if rows is None and dataset.attrs.get("scalar", False):
         return np.asarray(values).reshape(())
@@ -229,6 +237,18 @@ def read_text(group: h5py.Group, name: str, where: Path | str) -> str:
         raise damaged(where, group[name], exc) from None
 
 
+def write_arrays(group: h5py.Group, arrays: Mapping[str, Any]) -> None:
+    """Store named arrays (any shapes and dtypes), checksummed, remembering their order."""
+    for name, array in arrays.items():
+        create(group, name, np.asarray(array))
+    group.attrs["order"] = json.dumps(list(arrays))
+
+
+def read_arrays(group: h5py.Group, where: Path | str) -> dict[str, np.ndarray]:
+    """The arrays of :func:`write_arrays`, in the order written."""
+    return {name: read(group[name], where) for name in json.loads(group.attrs["order"])}
+
+
 def fixed_str(width: int) -> np.dtype:
     """A fixed-length UTF-8 string dtype of ``width`` bytes (numpy ``S<width>``)."""
     return h5py.string_dtype("utf-8", width)
@@ -242,29 +262,46 @@ def clip_utf8(text: str, width: int) -> bytes:
     return data[: width - 3].decode("utf-8", errors="ignore").encode("utf-8") + "…".encode()
 
 
-def verify(file: h5py.File, where: Path | str) -> int:
+def verify(file: h5py.File, where: Path | str, rows: dict[str, int] | None = None) -> int:
     """Read every dataset of ``file`` chunk by chunk, so that every checksum is checked.
+
+    Args:
+        file: the open file.
+        where: its path, for messages.
+        rows: for the append-only tables, how many rows count (``{"/evaluations/z": 12}``):
+            chunks past them are not read (a writer may be writing them right now).
 
     Returns:
         The number of datasets checked.
 
     Raises:
-        CampaignFileError: naming the first damaged dataset (and how many are damaged).
+        CampaignFileError: naming the first damaged dataset (and how many are damaged), or
+            the file's damaged structure.
     """
+    rows = rows or {}
     names: list[str] = []
-    file.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset)
-                    else None)
+    try:
+        file.visititems(lambda name, obj: names.append("/" + name)
+                        if isinstance(obj, h5py.Dataset) else None)
+    except H5_ERRORS as exc:
+        raise CampaignFileError(f"{where}: damaged HDF5 file structure ({exc})") from None
     bad: list[tuple[str, BaseException]] = []
     for name in names:
-        dataset = file[name]
         try:
+            dataset = file[name]
+            limit = rows.get(name)
             if dataset.chunks is None or dataset.size == 0:
                 dataset[()]
-            else:
-                for chunk in dataset.iter_chunks():
-                    dataset[chunk]
-        except (OSError, ValueError) as exc:
-            bad.append((dataset.name, exc))
+                continue
+            for chunk in dataset.iter_chunks():
+                first = chunk[0]
+                if limit is not None:
+                    if first.start >= limit:
+                        continue
+                    chunk = (slice(first.start, min(first.stop, limit)), *chunk[1:])
+                dataset[chunk]
+        except H5_ERRORS as exc:
+            bad.append((name, exc))
     if bad:
         error = damaged(where, bad[0][0], bad[0][1])
         if len(bad) > 1:
@@ -283,10 +320,11 @@ def _temporary_prefix(path: Path) -> str:
 def temporary_next_to(path: Path) -> Path:
     """A new empty temporary file in ``path``'s folder (to be renamed over ``path``).
 
-    Its name records this host and process (``.<name>.<host>.<pid>.<random>.tmp``), so that
+    Its name records this host and process (``.<name>.<host>-<pid namespace>.<pid>.<random>
+    .tmp``), so that
     :func:`remove_stale_temporaries` can tell one left by a killed process.
     """
-    host = host_name().replace(".", "_")
+    host = _process_host()
     prefix = f"{_temporary_prefix(path)}{host}.{os.getpid()}."
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
@@ -297,13 +335,28 @@ def temporary_next_to(path: Path) -> Path:
     return Path(name)
 
 
+@functools.cache
+def pid_namespace() -> int:
+    """This process's pid namespace (an inode number; 0 where unknown)."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+
+
+def _process_host() -> str:
+    """This host and pid namespace, as a file-name part (pids are unique within it)."""
+    return f"{host_name().replace('.', '_')}-{pid_namespace()}"
+
+
 def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the temporaries of ``path`` left by killed processes of this host.
+    """Delete the temporaries of ``path`` left by killed processes of this host (and pid
+    namespace: another container's processes are not ours to judge).
 
     Returns:
         The files removed.
     """
-    host = host_name().replace(".", "_")
+    host = _process_host()
     removed = []
     prefix = _temporary_prefix(path)
     for candidate in path.parent.glob(f"{prefix}*.tmp"):
@@ -316,11 +369,26 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     return removed
 
 
-def publish(tmp: Path, path: Path) -> None:
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: Path, path: Path, overwrite: bool = True) -> None:
     """Rename a finished temporary file over ``path`` (atomic) with a normal file mode.
 
-    ``mkstemp`` creates files readable by their owner only; the result keeps the mode of the
-    file it replaces, or gets the default mode (``0o666`` less the umask) when it is new.
+    The file's data reach the disk before the rename and the rename before this returns
+    (``fsync`` of the file and of the folder), so a power cut leaves the old file or the new
+    one. ``mkstemp`` creates files readable by their owner only; the result keeps the mode of
+    the file it replaces, or gets the default mode (``0o666`` less the umask) when it is new.
+    Without ``overwrite`` an existing ``path`` is never replaced, not even one created by
+    another process since it was checked (a hard link fails where a rename would not).
+
+    Raises:
+        CampaignFileError: ``path`` exists and ``overwrite`` is false.
     """
     if path.exists():
         mode = path.stat().st_mode & 0o777
@@ -329,7 +397,24 @@ def publish(tmp: Path, path: Path) -> None:
         os.umask(umask)
         mode = 0o666 & ~umask
     os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    _fsync(tmp)
+    if overwrite:
+        os.replace(tmp, path)
+    else:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise CampaignFileError(f"{path} already exists; use `zbo resume` or --overwrite"
+                                    ) from None
+        except OSError:  # a file system without hard links
+            if path.exists():
+                raise CampaignFileError(f"{path} already exists; use `zbo resume` or"
+                                        " --overwrite") from None
+            os.replace(tmp, path)
+        else:
+            tmp.unlink()
+    with contextlib.suppress(OSError):  # a file system that cannot sync a folder
+        _fsync(path.parent)
 
 
 # ---------------------------------------------------------------------------- header
@@ -348,7 +433,7 @@ def is_campaign(path: Path) -> bool:
         check_signature(path)
         with read_without_lock(path) as f:
             return f.attrs.get("kind") == KIND
-    except (CampaignFileError, OSError):
+    except (CampaignFileError, *H5_ERRORS):
         return False
 
 
@@ -407,6 +492,7 @@ def repack(source: Path, target: Path) -> None:
 
 def migrate_on_disk(path: Path, version: int) -> None:
     """Migrate a copy of the file, repack it and rename it over the original (atomic)."""
+    remove_stale_temporaries(path)  # of a migration that was killed
     work = temporary_next_to(path)
     packed = temporary_next_to(path)
     try:

@@ -4,7 +4,9 @@ Format version 1 → 2: checksums and a writer lease.
 - every dataset is rewritten chunked with the Fletcher-32 checksum (``_files.create``);
 - scalar text datasets (``/config``, ``.../meta``) become ``uint8`` UTF-8 byte arrays;
 - variable-length string arrays (``/seeds/families``) and the string fields of the compound
-  evaluation rows become fixed-length UTF-8 (the widths of ``_evaluations``);
+  evaluation rows become fixed-length UTF-8 (the widths of ``_evaluations``: an evaluation's
+  message is kept up to ``_evaluations.MESSAGE_BYTES``, a longer one is cut and ends in "…");
+- the appendable tables keep their chunk shapes;
 - zero-dimensional datasets become ``(1,)`` arrays with the attribute ``scalar``;
 - an empty writer lease ``/writer`` is added.
 Attributes are kept. The caller repacks the file afterwards, so the replaced datasets' space is
@@ -52,6 +54,7 @@ def _rewrite(dataset: h5py.Dataset) -> None:
     compound_strings = bool(dtype.names) and any(
         h5py.check_string_dtype(dtype.fields[f][0]) for f in dtype.names)
     resizable = dataset.maxshape != shape
+    chunks = dataset.chunks if resizable else None  # an appendable table keeps its chunking
     compression = dataset.compression
     data = dataset[()]
     del parent[name]
@@ -61,12 +64,12 @@ def _rewrite(dataset: h5py.Dataset) -> None:
     elif string:
         _files.create(parent, name, _fixed_strings(np.asarray(data)))
     elif compound_strings:
-        _files.create(parent, name, _fixed_rows(data), maxshape=(None,))
+        _files.create(parent, name, _fixed_rows(data), maxshape=(None,), chunks=chunks)
     else:
         array = np.asarray(data)
         maxshape = (None, *array.shape[1:]) if resizable and array.ndim else None
-        _files.create(parent, name, array, maxshape=maxshape, compression=compression,
-                      shuffle=compression is not None)
+        _files.create(parent, name, array, maxshape=maxshape, chunks=chunks,
+                      compression=compression, shuffle=compression is not None)
     for key, value in attrs.items():
         parent[name].attrs[key] = value
 

@@ -16,11 +16,12 @@ from zbo_gui.core.errors import CampaignFileError
 from zbo_gui.storage import _files, _lease
 
 
-def _same(a: Path, b: Path) -> bool:
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name the same file (or would, for paths that do not exist yet)."""
     try:
         return os.path.samefile(a, b)
     except OSError:
-        return a.resolve() == b.resolve()
+        return Path(a).resolve() == Path(b).resolve()
 
 
 def check_folder(path: Path) -> None:
@@ -43,11 +44,22 @@ def _refuse_if_locked(path: Path) -> None:
             raise CampaignFileError(f"{path}: {_files.problem(exc)}") from None
 
 
-def check_new_campaign(path: Path, overwrite: bool) -> None:
+def check_writable(path: Path) -> None:
+    """``path`` may be replaced by a new version of itself (its folder is writable, the file
+    is not read-only, no other process holds HDF5's lock on it)."""
+    check_folder(path)
+    if not os.access(path, os.W_OK):
+        raise CampaignFileError(f"{path}: the file is read-only (permission denied)")
+    _refuse_if_locked(path)
+
+
+def check_new_campaign(path: Path, overwrite: bool, allow_own: bool = True) -> None:
     """Whether a new campaign file may be created at ``path`` (``--overwrite`` or not).
 
     Only an existing *campaign* file (or an empty file) is ever replaced, and only when no
-    other writer holds it; anything else at that path (a dataset, a folder) is refused.
+    other writer holds it; anything else at that path (a dataset, a folder) is refused. With
+    ``allow_own``, a file this process holds itself passes (it is to be closed before the new
+    one is published).
 
     Raises:
         CampaignFileError: naming the path and the problem.
@@ -65,7 +77,7 @@ def check_new_campaign(path: Path, overwrite: bool) -> None:
     if not _files.is_campaign(path):
         raise CampaignFileError(f"{path}: not a zbo campaign file; --overwrite replaces only a"
                                 " campaign file (move or delete this file yourself)")
-    _lease.refuse_if_held(path, "replace it")
+    _lease.refuse_if_held(path, "replace it", allow_own=allow_own)
     _refuse_if_locked(path)
 
 
@@ -82,17 +94,17 @@ def check_export(path: Path, protected: Iterable[Path] = ()) -> None:
     if not path.exists():
         return
     for other in protected:
-        if _same(path, other):
+        if same_file(path, other):
             raise CampaignFileError(f"{path}: is the campaign's own file {other}; an export"
                                     " never overwrites it — choose another name")
     if not path.is_file():
         raise CampaignFileError(f"{path}: not a regular file")
     try:
-        with path.open("rb") as f:
-            head = f.read(len(_files.HDF5_SIGNATURE))
-    except OSError as exc:
-        raise CampaignFileError(f"{path}: {_files.problem(exc)}") from None
-    if head == _files.HDF5_SIGNATURE:
+        _files.check_signature(path)
+        hdf5 = True
+    except CampaignFileError:  # empty, unreadable or not HDF5: an export may replace it
+        hdf5 = False
+    if hdf5:
         what = "a zbo campaign file" if _files.is_campaign(path) else "an HDF5 file"
         raise CampaignFileError(f"{path}: is {what}; an export never overwrites one — choose"
                                 " another name")

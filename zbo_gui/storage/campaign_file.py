@@ -27,9 +27,9 @@ Fletcher-32 checksum, so damaged data is refused on read with an error naming th
 A new campaign file is built under a temporary name beside its target (:meth:`CampaignStore.
 draft`) and renamed over the target only when its first stages are written: an existing file is
 replaced only by a complete one. A *stage* (``dataset``, ``seeds``, ``schedule_vae``, ``grid``)
-is written once: it is built in a group named ``_partial_<stage>`` and renamed to ``/<stage>``
-when complete, so :meth:`has` never reports a half-written stage, and a stage interrupted by a
-crash is simply written again.
+is written once (``_stages``): it is built in a group named ``_partial_<stage>`` and renamed to
+``/<stage>`` when complete, so :meth:`has` never reports a half-written stage, and a stage
+interrupted by a crash is simply written again.
 
 One writer at a time: a writable store holds the file's writer lease (``_lease``), also where
 HDF5's file locking is switched off, and checks it before every write.
@@ -46,40 +46,45 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import h5py
 import numpy as np
 
 from zbo_gui.core.errors import CampaignFileError
-from zbo_gui.core.faults import crash_point
-from zbo_gui.core.latent_grid import LatentGrid
 from zbo_gui.core.types import Evaluation
 from zbo_gui.storage import _checkpoints, _evaluations, _files, _lease, _migrate, _paths
 from zbo_gui.storage._files import FORMAT_VERSION, KIND, MIGRATIONS
 from zbo_gui.storage._lease import Lease
 from zbo_gui.storage._paths import check_new_campaign as check_new_campaign_path
+from zbo_gui.storage._paths import same_file
+from zbo_gui.storage._stages import STAGES, StageAccess, name_ok
 
 __all__ = ["FORMAT_VERSION", "KIND", "MIGRATIONS", "STAGES", "CampaignDraft", "CampaignStore",
-           "Lease", "check_new_campaign_path"]
+           "Lease", "check_new_campaign_path", "read_campaign", "same_file"]
 
 assert _migrate.v1_to_v2 is MIGRATIONS[1]  # registered on import
 
-#: The stages written once each, in the order a campaign produces them.
-STAGES = ("dataset", "seeds", "schedule_vae", "grid")
-
-_GRID_FIELDS = ("x", "y", "points", "decoded", "feasible", "seed_z")
+T = TypeVar("T")
 
 
-def _name_ok(name: str) -> bool:
-    return bool(name) and "/" not in name and name not in (".", "..")
+def _detach(file: h5py.File) -> None:
+    """Point HDF5's descriptor of an open file at ``/dev/null``: nothing it writes from now on
+    (e.g. the header on close) reaches the file."""
+    fd = file.id.get_vfd_handle()
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
-class CampaignStore:
+class CampaignStore(StageAccess):
     """An open campaign file. Build it with :meth:`create`, :meth:`draft` or :meth:`open`; close
     it after use.
 
@@ -102,7 +107,7 @@ class CampaignStore:
             self._created = str(attrs["created"])
             self._config_toml = _files.read_text(file, "config", path)
             int(file["evaluations"].attrs["count"])
-        except (KeyError, OSError, ValueError, TypeError) as exc:
+        except (*_files.H5_ERRORS, TypeError) as exc:
             self.close()
             raise CampaignFileError(f"{path}: damaged campaign file ({exc})") from None
         except BaseException:
@@ -125,7 +130,7 @@ class CampaignStore:
                 campaign file, or another writer holds it.
         """
         path = Path(path)
-        _paths.check_new_campaign(path, overwrite)
+        _paths.check_new_campaign(path, overwrite, allow_own=True)
         _files.remove_stale_temporaries(path)
         tmp = _files.temporary_next_to(path)
         try:
@@ -174,7 +179,7 @@ class CampaignStore:
         file = _files.open_h5(path, "r")
         try:
             version = _files.check_header(file, path)
-        except OSError as exc:
+        except _files.H5_ERRORS as exc:
             raise CampaignFileError(f"{path}: damaged campaign file ({exc})") from None
         finally:
             file.close()
@@ -182,27 +187,38 @@ class CampaignStore:
             if version == FORMAT_VERSION:
                 return cls(_files.open_h5(path, "r"), path, False, None)
             return cls(_files.migrate_in_memory(path, version), path, False, version)
-        if version >= 2:
-            _lease.refuse_if_held(path)
         if version != FORMAT_VERSION:
+            _paths.check_writable(path)
             _files.migrate_on_disk(path, version)
+        lease = _lease.WriterLease(path)  # before HDF5 may write a byte
         try:
             file = h5py.File(path, "r+")
         except OSError as exc:
-            if _files.is_locked(exc):
-                _lease.refuse_if_held(path)
+            lease.release()
             raise CampaignFileError(f"{path}: {_files.problem(exc)}") from None
-        try:
-            lease = _lease.WriterLease(path, _lease.offset_in(file, path))
         except BaseException:
+            lease.release()
+            raise
+        try:
+            if _lease.offset_in(file, path) != lease.offset:
+                raise CampaignFileError(f"{path}: the writer lease moved while opening")
+        except BaseException:
+            _detach(file)
             file.close()
+            lease.release()
             raise
         return cls(file, path, True, None if version == FORMAT_VERSION else version, lease)
 
     def close(self) -> None:
-        """Flush and close the file and free the writer lease; further use raises."""
+        """Flush and close the file and free the writer lease; further use raises.
+
+        A store whose lease was taken over closes without HDF5 writing anything: closing a
+        file opened for writing rewrites its header, which would undo the new writer's growth.
+        """
         try:
             if self._file is not None:
+                if self._lease is not None and not self._lease.check(raise_=False):
+                    _detach(self._file)
                 self._file.close()
                 self._file = None
         finally:
@@ -279,172 +295,8 @@ class CampaignStore:
         file = self._h5
         try:
             yield file
-        except (KeyError, OSError, ValueError) as exc:
+        except _files.H5_ERRORS as exc:
             raise CampaignFileError(f"{self._path}: cannot read {what} ({exc})") from None
-
-    def _write_stage(self, stage: str, fill: Callable[[h5py.Group], None]) -> None:
-        """Build ``stage`` in a temporary group, rename it into place and flush."""
-        file = self._writable_file()
-        if stage in file:
-            raise CampaignFileError(f"{self._path}: stage '{stage}' was already written")
-        partial = f"_partial_{stage}"
-        if partial in file:  # left over by an interrupted write
-            del file[partial]
-        fill(file.create_group(partial))
-        file.move(partial, stage)
-        file.flush()
-
-    def _stage(self, file: h5py.File, stage: str) -> h5py.Group:
-        if stage not in file:
-            raise CampaignFileError(f"{self._path}: stage '{stage}' has not been written yet")
-        return file[stage]
-
-    def has(self, stage: str) -> bool:
-        """Whether ``stage`` (one of :data:`STAGES`) was written completely."""
-        if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
-        return stage in self._h5
-
-    # ------------------------------------------------------------------ dataset
-    def write_dataset(
-        self, images: np.ndarray, labels: np.ndarray | None, fingerprint: str, source: str
-    ) -> None:
-        """Store the evaluation dataset (so the file is portable).
-
-        Args:
-            images: ``(n, H, W)`` images (stored as float32, gzip-compressed).
-            labels: ``(n,)`` integer labels (stored as int64), or None.
-            fingerprint: a hash identifying the dataset.
-            source: where the dataset came from (``"demo"`` or a path).
-        """
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim != 3:
-            raise ValueError(f"images must have shape (n, H, W), got {images.shape}")
-        if labels is not None:
-            labels = np.asarray(labels, dtype=np.int64)
-            if labels.shape != images.shape[:1]:
-                raise ValueError(f"labels must have shape ({images.shape[0]},), got {labels.shape}")
-
-        def fill(group: h5py.Group) -> None:
-            group.attrs["fingerprint"] = fingerprint
-            group.attrs["source"] = source
-            chunks = (max(1, min(images.shape[0], 256)), *(max(1, s) for s in images.shape[1:]))
-            _files.create(group, "images", images, chunks=chunks, compression="gzip",
-                          shuffle=True)
-            crash_point("dataset", group.file.flush)
-            if labels is not None:
-                _files.create(group, "labels", labels)
-
-        self._write_stage("dataset", fill)
-
-    def read_dataset(self) -> tuple[np.ndarray, np.ndarray | None, str, str]:
-        """The stored dataset: ``(images (n, H, W) float32, labels (n,) int64 or None,
-        fingerprint, source)``."""
-        with self._reading("the dataset") as file:
-            group = self._stage(file, "dataset")
-            labels = self._read(group["labels"]) if "labels" in group else None
-            return (
-                self._read(group["images"]), labels,
-                str(group.attrs["fingerprint"]), str(group.attrs["source"]),
-            )
-
-    # ------------------------------------------------------------------ seeds
-    def write_seeds(self, schedules: np.ndarray, families: Sequence[str]) -> None:
-        """Store the seed schedule library.
-
-        Args:
-            schedules: ``(S, N)`` seed schedules (stored as float64).
-            families: ``(S,)`` the family name of each schedule.
-        """
-        schedules = np.asarray(schedules, dtype=np.float64)
-        families = [str(f) for f in families]
-        if schedules.ndim != 2 or len(families) != schedules.shape[0]:
-            raise ValueError(
-                f"schedules must be (S, N) with one family each, got {schedules.shape} and "
-                f"{len(families)} families"
-            )
-
-        width = max([1, *(len(f.encode("utf-8")) for f in families)])
-        encoded = np.array([f.encode("utf-8") for f in families], dtype=_files.fixed_str(width))
-
-        def fill(group: h5py.Group) -> None:
-            _files.create(group, "schedules", schedules)
-            crash_point("seeds", group.file.flush)
-            _files.create(group, "families", encoded)
-
-        self._write_stage("seeds", fill)
-
-    def read_seeds(self) -> tuple[np.ndarray, tuple[str, ...]]:
-        """The seed library: ``(schedules (S, N) float64, families (S,))``."""
-        with self._reading("the seed schedules") as file:
-            group = self._stage(file, "seeds")
-            families = tuple(f.decode("utf-8") for f in self._read(group["families"]))
-            return self._read(group["schedules"]), families
-
-    # ------------------------------------------------------------------ schedule VAE
-    def write_schedule_vae(
-        self, weights: Mapping[str, np.ndarray], meta: Mapping[str, Any]
-    ) -> None:
-        """Store the trained schedule VAE.
-
-        Args:
-            weights: state-dict entries as numpy arrays (e.g. ``"encoder_z.fc_layers.0.weight"``),
-                each stored as a plain dataset with its dtype and shape; the order is kept.
-            meta: JSON-serialisable metadata (normaliser, losses, reconstruction error, ...);
-                numpy scalars and arrays are converted to lists and numbers.
-        """
-        arrays = {str(k): np.asarray(v) for k, v in weights.items()}
-        for name in arrays:
-            if not _name_ok(name):
-                raise ValueError(f"invalid weight name {name!r}")
-        meta_json = self._dump_meta("schedule_vae", meta)
-
-        def fill(group: h5py.Group) -> None:
-            wgroup = group.create_group("weights")
-            for name, array in arrays.items():
-                _files.create(wgroup, name, array)
-            wgroup.attrs["order"] = json.dumps(list(arrays))
-            _files.write_text(group, "meta", meta_json)
-
-        self._write_stage("schedule_vae", fill)
-
-    def read_schedule_vae(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """The schedule VAE: ``(weights in the order written, meta)``."""
-        with self._reading("the schedule VAE") as file:
-            group = self._stage(file, "schedule_vae")
-            wgroup = group["weights"]
-            order = json.loads(wgroup.attrs["order"])
-            weights = {name: self._read(wgroup[name]) for name in order}
-            return weights, json.loads(_files.read_text(group, "meta", self._path))
-
-    def _dump_meta(self, what: str, meta: Mapping[str, Any]) -> str:
-        try:
-            return json.dumps(dict(meta), default=_files.json_default)
-        except (TypeError, ValueError) as exc:
-            raise CampaignFileError(
-                f"{self._path}: metadata of {what} is not JSON-serialisable ({exc})"
-            ) from None
-
-    # ------------------------------------------------------------------ latent grid
-    def write_grid(self, grid: LatentGrid) -> None:
-        """Store the latent grid and its feasibility mask (``decoded`` gzip-compressed)."""
-
-        def fill(group: h5py.Group) -> None:
-            for name in _GRID_FIELDS:
-                array = np.asarray(getattr(grid, name))
-                compress = name == "decoded" and array.size > 0
-                _files.create(group, name, array, compression="gzip" if compress else None,
-                              shuffle=compress)
-                if name == "decoded":
-                    crash_point("grid", group.file.flush)
-
-        self._write_stage("grid", fill)
-
-    def read_grid(self) -> LatentGrid:
-        """The stored latent grid."""
-        with self._reading("the latent grid") as file:
-            group = self._stage(file, "grid")
-            return LatentGrid(**{name: self._read(group[name]) for name in _GRID_FIELDS})
 
     # ------------------------------------------------------------------ evaluations
     @property
@@ -483,10 +335,10 @@ class CampaignStore:
             arrays: named arrays (e.g. ``"manifolds"``: ``(K, d*d, H, W)`` uint8).
             meta: JSON-serialisable metadata.
         """
-        if not _name_ok(name) or name.startswith("_partial_"):
+        if not name_ok(name) or name.startswith("_partial_"):
             raise ValueError(f"invalid result name {name!r}")
         for key in arrays:
-            if not _name_ok(key):
+            if not name_ok(key):
                 raise ValueError(f"invalid array name {key!r}")
         file = self._writable_file()
         meta_json = self._dump_meta(f"result '{name}'", meta)
@@ -495,10 +347,7 @@ class CampaignStore:
         if partial in results:
             del results[partial]
         group = results.create_group(partial)
-        agroup = group.create_group("arrays")
-        for key, array in arrays.items():
-            _files.create(agroup, key, np.asarray(array))
-        agroup.attrs["order"] = json.dumps(list(arrays))
+        _files.write_arrays(group.create_group("arrays"), arrays)
         _files.write_text(group, "meta", meta_json)
         if name in results:
             del results[name]
@@ -511,8 +360,7 @@ class CampaignStore:
             if "/" in name or "results" not in file or name not in file["results"]:
                 return None
             group = file["results"][name]
-            agroup = group["arrays"]
-            arrays = {k: self._read(agroup[k]) for k in json.loads(agroup.attrs["order"])}
+            arrays = _files.read_arrays(group["arrays"], self._path)
             return arrays, json.loads(_files.read_text(group, "meta", self._path))
 
     # ------------------------------------------------------------------ checkpoints
@@ -529,7 +377,7 @@ class CampaignStore:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r} (known: {', '.join(STAGES)})")
         for name in arrays:
-            if not _name_ok(name):
+            if not name_ok(name):
                 raise ValueError(f"invalid array name {name!r}")
         self._dump_meta(f"the {stage} checkpoint", meta)
         file = self._writable_file()
@@ -556,13 +404,44 @@ class CampaignStore:
             CampaignFileError: naming the first damaged dataset.
         """
         with self._reading("the file") as file:
-            return _files.verify(file, self._path)
+            return _files.verify(file, self._path, _evaluations.counted_rows(file["evaluations"]))
 
     def writer(self) -> Lease | None:
         """The writer lease recorded in the file on disk (None for a file without one)."""
         if self._migrated_from is not None and not self._writable:
             return None  # an old file read in memory has no lease on disk
         return _lease.read_lease(self._path)
+
+
+def read_campaign(path: str | os.PathLike[str], work: Callable[[CampaignStore], T], *,
+                  attempts: int = 5, pause: float = 0.3) -> T:
+    """Open ``path`` read-only and return ``work(store)``, also while another process writes it.
+
+    A writer rewrites the chunks of the evaluation it appends, so a reader may catch one half
+    written: when a read fails and a live writer holds the file, the file is opened afresh and
+    ``work`` tried again, up to ``attempts`` times.
+
+    Raises:
+        CampaignFileError: the file is damaged (no writer is active), or it kept changing.
+    """
+    path = Path(path)
+    for attempt in range(attempts):
+        try:
+            with CampaignStore.open(path) as store:
+                return work(store)
+        except CampaignFileError as exc:
+            try:
+                lease = _lease.read_lease(path)
+            except CampaignFileError:
+                raise exc from None
+            if lease is None or not lease.live() or lease.held_here(path):
+                raise
+            if attempt + 1 == attempts:
+                raise CampaignFileError(
+                    f"{path}: being written by {lease.describe()}; it changed while being"
+                    f" read ({attempts} tries): try again") from None
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 class CampaignDraft:
@@ -589,8 +468,8 @@ class CampaignDraft:
         tmp = self.store.path
         try:
             self.store.close()
-            _paths.check_new_campaign(self.target, self._overwrite)
-            _files.publish(tmp, self.target)
+            _paths.check_new_campaign(self.target, self._overwrite, allow_own=False)
+            _files.publish(tmp, self.target, overwrite=self._overwrite)
         except BaseException:
             self.discard()
             raise

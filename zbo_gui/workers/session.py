@@ -18,7 +18,6 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -33,7 +32,7 @@ from zbo_gui.core.datasets import ImageSet, load_dataset
 from zbo_gui.core.errors import CampaignError
 from zbo_gui.core.types import Controls, Evaluation, Progress, Proposal
 from zbo_gui.runner import CampaignRunner
-from zbo_gui.storage.campaign_file import STAGES
+from zbo_gui.storage.campaign_file import STAGES, same_file
 from zbo_gui.workers.jobs import (
     CampaignClosed,
     EtaProgress,
@@ -61,13 +60,6 @@ FINAL_RESULT = "final_model"
 ALL_IMAGES = 2**31 - 1
 #: ``which`` values of :meth:`CampaignSession.train_final`.
 FINAL_CHOICES = ("evaluated", "predicted")
-
-
-def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return Path(a).resolve() == Path(b).resolve()
 
 
 def dataset_snapshot(data: ImageSet, fingerprint: str | None = None) -> DatasetSnapshot:
@@ -128,6 +120,7 @@ class CampaignSession:
         """
         self._post(RunState.PREPARING)
         with CampaignRunner.draft(path, config, overwrite=overwrite, controls=controls) as new:
+            controls.check()  # a stop now keeps the old file
             self._close_if_same(path)
             runner = new.publish()
         self._swap(runner)
@@ -189,7 +182,7 @@ class CampaignSession:
             self.runner = None
 
     def _close_if_same(self, path: str) -> None:
-        if self.runner is not None and _same_file(path, self.runner.store.path):
+        if self.runner is not None and same_file(path, self.runner.store.path):
             closed = str(self.runner.store.path)
             self.close()
             self._post(CampaignClosed(closed))
@@ -271,6 +264,7 @@ class CampaignSession:
             until_done: bool = True) -> Outcome:
         """Evaluate the queued user points, then (``until_done``) proposals until the campaign
         stops or a pause is requested; checks for cancellation before each evaluation."""
+        self._require_runner().check_resources()
         campaign = self._prepare(controls)
         running = False
         while True:
