@@ -416,3 +416,25 @@ def test_damaged_bytes_anywhere_give_one_line_or_a_correct_answer(finished: Path
             assert len(lines) == 1 and lines[0].startswith("zbo: error: "), (at, lines)
         outcomes[status] += 1
     assert outcomes[2] >= 10, outcomes  # most flips land in data the checksums catch
+
+
+def test_a_damaged_schedule_vae_checkpoint_is_trained_again(tmp_path: Path) -> None:
+    from tests.storage.test_integrity import flip_bytes
+
+    config = write_config(tmp_path / "t.toml", tiny_config(bo={"initial": 2, "budget": 2}))
+    out = tmp_path / "camp.h5"
+    env = {**zbo_env(), "ZBO_KILL_AT": "schedule_vae@3"}
+    killed = subprocess.run(zbo_command("run", config, "--out", out, "-q"), env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    with h5py.File(out, "r") as f:
+        slot = int(f["_checkpoints/schedule_vae"].attrs["current"])
+        weights = [k for k in f[f"_checkpoints/schedule_vae/slot{slot}/arrays"]
+                   if k.startswith("model.")]
+    flip_bytes(out, f"/_checkpoints/schedule_vae/slot{slot}/arrays/{weights[0]}")
+    assert_user_error(run_zbo("info", out), "damaged data in /_checkpoints/")
+    result = run_zbo("-v", "resume", out, "-q")
+    assert result.returncode == 0, result.stderr
+    assert "ignoring the schedule VAE checkpoint" in result.stderr
+    with CampaignStore.open(out) as store:
+        assert store.n_evaluations == 2 and store.verify() > 0

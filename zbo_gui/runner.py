@@ -171,7 +171,7 @@ class CampaignRunner:
         """
         store = CampaignStore.open(path, writable=True)
         try:
-            store.verify()
+            store.verify(checkpoints=False)  # a damaged checkpoint is only trained again
             try:
                 config = config_from_toml(store.config_toml)
             except ConfigError as exc:

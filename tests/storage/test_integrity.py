@@ -202,19 +202,25 @@ def test_a_writer_whose_lease_was_taken_over_writes_nothing(campaign: Path) -> N
     assert lease is not None and lease.pid == 77  # not freed by the writer that lost it
 
 
+NO_LOCKS = {**os.environ, "HDF5_USE_FILE_LOCKING": "FALSE"}
+
+
+def _holder(campaign: Path, wait: str) -> subprocess.Popen[str]:
+    """Another process holding ``campaign`` open for writing (HDF5 locks off) until ``wait``
+    (Python code) returns; it has printed "open" once it holds the file."""
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from zbo_gui.storage.campaign_file import CampaignStore
+        store = CampaignStore.open({str(campaign)!r}, writable=True)
+        print("open", flush=True)
+        {wait}
+        store.close()
+    """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=NO_LOCKS, cwd=ROOT)
+
+
 def test_a_second_writer_process_is_refused_without_file_locks(campaign: Path) -> None:
-    env = {**os.environ, "HDF5_USE_FILE_LOCKING": "FALSE"}
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sys
-            from zbo_gui.storage.campaign_file import CampaignStore
-            store = CampaignStore.open({str(campaign)!r}, writable=True)
-            print("open", flush=True)
-            sys.stdin.read()
-            store.close()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-    )
+    env = NO_LOCKS
+    holder = _holder(campaign, "sys.stdin.read()")
     second = [sys.executable, "-c", textwrap.dedent(f"""
         from zbo_gui.storage.campaign_file import CampaignStore
         from zbo_gui.core.errors import CampaignFileError
@@ -240,15 +246,7 @@ def test_a_second_writer_process_is_refused_without_file_locks(campaign: Path) -
 
 
 def test_a_killed_writer_process_does_not_block_the_next(campaign: Path) -> None:
-    env = {**os.environ, "HDF5_USE_FILE_LOCKING": "FALSE"}
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sys, time
-            from zbo_gui.storage.campaign_file import CampaignStore
-            store = CampaignStore.open({str(campaign)!r}, writable=True)
-            print("open", flush=True)
-            time.sleep(600)
-        """)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    holder = _holder(campaign, "time.sleep(600)")
     assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
     holder.kill()
     holder.wait()

@@ -262,7 +262,8 @@ def clip_utf8(text: str, width: int) -> bytes:
     return data[: width - 3].decode("utf-8", errors="ignore").encode("utf-8") + "…".encode()
 
 
-def verify(file: h5py.File, where: Path | str, rows: dict[str, int] | None = None) -> int:
+def verify(file: h5py.File, where: Path | str, rows: dict[str, int] | None = None,
+           skip: tuple[str, ...] = ()) -> int:
     """Read every dataset of ``file`` chunk by chunk, so that every checksum is checked.
 
     Args:
@@ -270,6 +271,7 @@ def verify(file: h5py.File, where: Path | str, rows: dict[str, int] | None = Non
         where: its path, for messages.
         rows: for the append-only tables, how many rows count (``{"/evaluations/z": 12}``):
             chunks past them are not read (a writer may be writing them right now).
+        skip: prefixes of dataset paths not to check.
 
     Returns:
         The number of datasets checked.
@@ -282,7 +284,8 @@ def verify(file: h5py.File, where: Path | str, rows: dict[str, int] | None = Non
     names: list[str] = []
     try:
         file.visititems(lambda name, obj: names.append("/" + name)
-                        if isinstance(obj, h5py.Dataset) else None)
+                        if isinstance(obj, h5py.Dataset)
+                        and not ("/" + name).startswith(skip) else None)
     except H5_ERRORS as exc:
         raise CampaignFileError(f"{where}: damaged HDF5 file structure ({exc})") from None
     bad: list[tuple[str, BaseException]] = []

@@ -394,8 +394,12 @@ class CampaignStore(StageAccess):
         _checkpoints.clear(self._writable_file(), stage)
 
     # ------------------------------------------------------------------ integrity and writer
-    def verify(self) -> int:
+    def verify(self, checkpoints: bool = True) -> int:
         """Read every dataset once, checking its checksum.
+
+        Args:
+            checkpoints: also the checkpoints of a stage in progress (they are disposable: a
+                damaged one costs only the time it would have saved).
 
         Returns:
             The number of datasets checked.
@@ -404,7 +408,9 @@ class CampaignStore(StageAccess):
             CampaignFileError: naming the first damaged dataset.
         """
         with self._reading("the file") as file:
-            return _files.verify(file, self._path, _evaluations.counted_rows(file["evaluations"]))
+            skip = () if checkpoints else (f"/{_checkpoints.GROUP}/",)
+            return _files.verify(file, self._path,
+                                 _evaluations.counted_rows(file["evaluations"]), skip)
 
     def writer(self) -> Lease | None:
         """The writer lease recorded in the file on disk (None for a file without one)."""
