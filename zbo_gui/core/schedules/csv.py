@@ -1,0 +1,119 @@
+"""Import of schedules from CSV files: :func:`load_csv` and its line and cell parsers."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from zbo_gui.core.errors import ScheduleError
+from zbo_gui.core.schedules._checks import _check_n
+from zbo_gui.core.schedules.library import resample
+
+
+def _split(line: str) -> list[str]:
+    raw = line.split(",") if "," in line else line.split()
+    cells = [c.strip().strip("\"'").strip() for c in raw]
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse(cell: str, where: str) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ScheduleError(f"{where}: {cell!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ScheduleError(f"{where}: {cell!r} is not finite")
+    if value <= 0:
+        raise ScheduleError(f"{where}: beta = {value} is not > 0")
+    return value
+
+
+def load_csv(path: str | os.PathLike, n_epochs: int) -> np.ndarray:
+    """Reads schedules from a CSV file and resamples each to ``n_epochs`` values.
+
+    Two layouts: (a) one schedule per row of comma-separated numbers (rows may differ in length),
+    with an optional header row of non-numbers; (b) columns under a header that contains
+    ``beta_c`` (the app's export, ``epoch,beta_c,beta_d``): the ``beta_c`` column is one schedule.
+    Blank lines are skipped; so are lines starting with ``#``, except that a ``#`` line containing
+    ``beta_c`` before the data is the header (``np.savetxt(header=...)``). Lines without commas are
+    split on whitespace.
+
+    Args:
+        path: The CSV file.
+        n_epochs: Output length N, >= 2.
+
+    Returns:
+        ``k x N`` float64 beta values, one row per schedule in the file.
+
+    Raises:
+        ScheduleError: Naming the file (and the line, where there is one) for a missing or
+            unreadable file, no data, a non-numeric cell, a schedule of fewer than 2 values, or a
+            non-finite or non-positive value.
+        ConfigError: If ``n_epochs < 2``.
+    """
+    _check_n(n_epochs)
+    name = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ScheduleError(f"{name}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScheduleError(f"{name}: cannot read the file ({exc})") from None
+
+    header: tuple[int, list[str]] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            cells = _split(stripped.lstrip("#"))
+            if header is None and not rows and "beta_c" in (c.lower() for c in cells):
+                header = (line_no, cells)
+        elif stripped:
+            cells = _split(stripped)
+            if header is None and not rows and not any(_is_number(c) for c in cells):
+                header = (line_no, cells)
+            else:
+                rows.append((line_no, cells))
+    header_line, header_cells = header if header else (0, [])
+    if not rows:
+        if header:
+            raise ScheduleError(f"{name}, line {header_line}: a header but no values after it")
+        raise ScheduleError(f"{name}: the file is empty")
+
+    lowered = [c.lower() for c in header_cells]
+    curves: list[list[float]] = []
+    if "beta_c" in lowered:
+        col = lowered.index("beta_c")
+        curve = []
+        for line_no, cells in rows:
+            if len(cells) <= col:
+                raise ScheduleError(f"{name}, line {line_no}: no beta_c value (column {col + 1})")
+            curve.append(_parse(cells[col], f"{name}, line {line_no}, column {col + 1}"))
+        if len(curve) < 2:
+            raise ScheduleError(
+                f"{name}, line {header_line}: column beta_c has {len(curve)} value, need >= 2"
+            )
+        curves.append(curve)
+    else:
+        for line_no, cells in rows:
+            if len(cells) < 2:
+                raise ScheduleError(
+                    f"{name}, line {line_no}: {len(cells)} value, a schedule needs >= 2"
+                )
+            curves.append(
+                [_parse(c, f"{name}, line {line_no}, column {j + 1}") for j, c in enumerate(cells)]
+            )
+    return np.stack([resample(np.asarray(c), n_epochs) for c in curves])
