@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -164,3 +165,30 @@ class Evaluation:
     def succeeded(self) -> bool:
         """True when the evaluation produced an objective value."""
         return self.status is EvaluationStatus.SUCCEEDED
+
+
+class UserPoints:
+    """Thread-safe FIFO of latent points a person asked to evaluate next."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._points: deque[np.ndarray] = deque()
+
+    def push(self, z: np.ndarray | tuple[float, float]) -> None:
+        """Queue ``z`` ``(2,)``."""
+        with self._lock:
+            self._points.append(np.array(z, dtype=np.float64).reshape(2))
+
+    def pop(self) -> np.ndarray | None:
+        """The oldest queued point, or None."""
+        with self._lock:
+            return self._points.popleft() if self._points else None
+
+    def clear(self) -> None:
+        """Forget every queued point."""
+        with self._lock:
+            self._points.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._points)
