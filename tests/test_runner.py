@@ -45,8 +45,8 @@ def test_replicates_are_seeded_separately_and_averaged(tmp_path: Path) -> None:
     config = _config(budget=4, initial=3)
     objective = TargetObjective(np.full(config.schedules.n_epochs, 1.0))
     with CampaignRunner.create(tmp_path / "c.h5", config, objective=objective) as runner:
-        reason = runner.run()
-    assert reason.value == "budget"
+        end = runner.run()
+    assert end.reason is not None and end.reason.value == "budget" and not end.paused
     with CampaignStore.open(tmp_path / "c.h5") as store:
         evaluations = store.read_evaluations()
     assert len(evaluations) == 4
@@ -114,3 +114,33 @@ def test_cancel_records_nothing(tmp_path: Path) -> None:
         assert campaign.evaluations == []
     with CampaignStore.open(tmp_path / "c.h5") as store:
         assert store.read_evaluations() == []
+
+
+def test_the_run_loop_takes_queued_points_first_and_stops_on_pause(tmp_path: Path) -> None:
+    import threading
+
+    from zbo_gui.core.types import ProposalSource, UserPoints
+
+    config = _config(budget=6, initial=3)
+    objective = TargetObjective(np.ones(config.schedules.n_epochs))
+    with CampaignRunner.create(tmp_path / "c.h5", config, objective=objective) as runner:
+        grid = runner.prepare().grid
+        feasible = np.flatnonzero(grid.feasible)
+        points, pause, refused, seen = UserPoints(), threading.Event(), [], []
+        infeasible = np.flatnonzero(~grid.feasible)
+        assert infeasible.size, "the tiny grid has an infeasible margin"
+        points.push(grid.points[feasible[0]])
+        points.push(grid.points[feasible[0]])  # the same point again: refused
+        points.push(grid.points[infeasible[0]])  # outside the feasible region: refused
+        end = runner.run(points=points, until_done=False, on_refused=refused.append,
+                         on_evaluation=seen.append)
+        assert not end.paused and end.reason is None
+        assert [e.proposal.source for e in seen] == [ProposalSource.USER]
+        assert len(refused) == 2 and len(points) == 0
+        assert "already evaluated" in refused[0] and "outside the feasible" in refused[1]
+        pause.set()  # a pause asked before the campaign's own next proposal
+        assert runner.run(pause=pause, on_evaluation=seen.append).paused
+        assert len(seen) == 1
+        pause.clear()
+        end = runner.run(on_evaluation=seen.append)
+        assert end.reason is not None and end.reason.value == "budget" and len(seen) == 6

@@ -33,7 +33,7 @@ from zbo_gui.core.config import (
 )
 from zbo_gui.core.data.base import FORMATS as DATA_FORMATS
 from zbo_gui.core.errors import CampaignFileError, ConfigError, DatasetError, ZboError
-from zbo_gui.core.types import Controls, Evaluation, EvaluationCancelled, Progress
+from zbo_gui.core.types import Controls, Evaluation, EvaluationCancelled, Progress, Proposal
 from zbo_gui.storage.campaign_file import CampaignStore, Lease, read_campaign
 from zbo_gui.storage.summary import summarize
 
@@ -151,11 +151,15 @@ def _drive(runner: CampaignRunner, stop: StopSignals, bars: ProgressBars) -> int
         feasible = float(campaign.grid.feasible.mean())
         print(f"zbo: {path}: feasible latent region {feasible:.0%} of the grid;"
               f" {done}/{budget} evaluations done", file=sys.stderr)
-        while (proposal := campaign.ask()) is not None:
+
+        def proposed(proposal: Proposal) -> None:
             bars.label = f"eval {len(campaign.evaluations) + 1}/{budget}"
-            evaluation = runner.evaluate(proposal, controls)
+
+        def evaluated(evaluation: Evaluation) -> None:
             bars.close()
             _print_evaluation(evaluation, budget)
+
+        runner.run(controls, on_proposal=proposed, on_evaluation=evaluated)
     except EvaluationCancelled:
         bars.close()
         print(f"zbo: stopped; {len(runner.campaign.evaluations) if runner.campaign else 0}"

@@ -12,8 +12,10 @@ Synchronous and thread-free: the caller passes :class:`Controls` (progress sink,
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,7 @@ from zbo_gui import __version__
 from zbo_gui.core.campaign import Campaign, StopReason
 from zbo_gui.core.config import CampaignConfig, config_from_toml
 from zbo_gui.core.datasets import ImageSet, load_dataset
-from zbo_gui.core.errors import CampaignFileError, ConfigError
+from zbo_gui.core.errors import CampaignError, CampaignFileError, ConfigError, ScheduleError
 from zbo_gui.core.faults import crash_point
 from zbo_gui.core.latent_grid import LatentGrid, build_grid
 from zbo_gui.core.objective import JrVAEObjective, Objective
@@ -37,6 +39,7 @@ from zbo_gui.core.types import (
     Progress,
     Proposal,
     TrainingDiverged,
+    UserPoints,
 )
 from zbo_gui.storage.campaign_file import (
     CampaignDraft,
@@ -52,6 +55,20 @@ TRAINING_FAILURES = (TrainingDiverged, FloatingPointError, RuntimeError, ValueEr
 VAE_STAGE = "schedule_vae"
 #: About this many checkpoints are written during a schedule-VAE training.
 VAE_CHECKPOINTS = 10
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How :meth:`CampaignRunner.run` ended.
+
+    Attributes:
+        reason: the campaign's stop reason (budget, converged, exhausted) when it ended by
+            itself; None otherwise.
+        paused: it ended because a pause was requested.
+    """
+
+    reason: StopReason | None = None
+    paused: bool = False
 
 
 def replicate_seed(campaign_seed: int, index: int, replicate: int) -> int:
@@ -73,6 +90,22 @@ def seed_library(config: CampaignConfig) -> ScheduleLibrary:
     for path in sc.csv_files:
         curves = load_csv(path, sc.n_epochs)
         library = library.concat(ScheduleLibrary(curves, ("csv",) * len(curves)))
+    return library
+
+
+def checked_library(library: ScheduleLibrary, config: CampaignConfig) -> ScheduleLibrary:
+    """``library`` after checking that it fits ``config`` (N epochs, at least 4 schedules).
+
+    Raises:
+        ScheduleError: naming what does not fit.
+    """
+    n = config.schedules.n_epochs
+    if library.n_epochs != n:
+        raise ScheduleError(f"the seed library has schedules of {library.n_epochs} epochs,"
+                            f" but schedules.n_epochs is {n}: generate the library again")
+    if len(library) < 4:
+        raise ScheduleError(f"the seed library has {len(library)} schedules; a schedule VAE"
+                            " needs at least 4")
     return library
 
 
@@ -113,15 +146,16 @@ class CampaignRunner:
     @classmethod
     def draft(cls, path: str | Path, config: CampaignConfig, *, overwrite: bool = False,
               objective: Objective | None = None, data: ImageSet | None = None,
+              library: ScheduleLibrary | None = None,
               controls: Controls | None = None) -> NewCampaign:
         """Check everything, then build a new campaign's first stages beside ``path``.
 
         In this order, each failing with one line that names the problem, before any file is
         written: the output path (:func:`check_new_campaign_path`), the device, the memory the
         configuration needs (:func:`~zbo_gui.core.resources.check_memory`), the dataset (loaded
-        unless ``data`` is given) and every seed schedule (CSV files included). Then the
-        campaign file is built under a temporary name with its dataset and seed stages; nothing
-        at ``path`` changes until :meth:`NewCampaign.publish`.
+        unless ``data`` is given) and every seed schedule (CSV files included, unless
+        ``library`` is given). Then the campaign file is built under a temporary name with its
+        dataset and seed stages; nothing at ``path`` changes until :meth:`NewCampaign.publish`.
 
         Args:
             path: the campaign file to create.
@@ -129,6 +163,8 @@ class CampaignRunner:
             overwrite: replace an existing campaign file at ``path`` (only a campaign file).
             objective: what scores a schedule (default: the config's jrVAE objective).
             data: the already loaded dataset of ``config.dataset``.
+            library: the seed library to use as it is (the window's draft: generated,
+                imported, sketched, edited); default: built from ``config``.
             controls: progress sink and cancel flag (checked between the steps).
         """
         controls = controls or Controls()
@@ -141,7 +177,7 @@ class CampaignRunner:
         if data is None:
             controls.report(Progress("dataset", 0, 1, message="loading the dataset"))
             data = load_dataset(config.dataset, config.seed)
-        library = seed_library(config)
+        library = seed_library(config) if library is None else checked_library(library, config)
         controls.check()
         draft = CampaignStore.draft(path, config.to_toml(), __version__, overwrite=overwrite)
         try:
@@ -156,10 +192,11 @@ class CampaignRunner:
     @classmethod
     def create(cls, path: str | Path, config: CampaignConfig, *, overwrite: bool = False,
                objective: Objective | None = None, data: ImageSet | None = None,
+               library: ScheduleLibrary | None = None,
                controls: Controls | None = None) -> CampaignRunner:
         """Start a new campaign file at ``path`` (see :meth:`draft`) and open it."""
         with cls.draft(path, config, overwrite=overwrite, objective=objective, data=data,
-                       controls=controls) as new:
+                       library=library, controls=controls) as new:
             return new.publish()
 
     @classmethod
@@ -319,16 +356,64 @@ class CampaignRunner:
         campaign.tell(evaluation)
         return evaluation
 
-    def run(self, controls: Controls | None = None,
-            on_evaluation: Callable[[Evaluation], None] | None = None) -> StopReason:
-        """Evaluate proposals until the campaign stops; returns why it stopped."""
-        campaign = self.prepare(controls)
-        while (proposal := campaign.ask()) is not None:
+    def run(self, controls: Controls | None = None, *, points: UserPoints | None = None,
+            pause: threading.Event | None = None, until_done: bool = True,
+            on_proposal: Callable[[Proposal], None] | None = None,
+            on_evaluation: Callable[[Evaluation], None] | None = None,
+            on_refused: Callable[[str], None] | None = None) -> RunEnd:
+        """The run loop (the CLI's and the window's): evaluate until the campaign stops.
+
+        Before each evaluation: the points a person queued come first (each becomes a
+        ``USER`` proposal; one the campaign refuses — infeasible, already evaluated — goes to
+        ``on_refused``), then the campaign's own proposals. Checks for cancellation before
+        each evaluation. Prepares the campaign first when that was not done (:meth:`prepare`).
+
+        Args:
+            controls: progress sink and cancel flag (checked between epochs).
+            points: the queue of latent points chosen by a person.
+            pause: when set, the run ends before the next proposal of the campaign's own.
+            until_done: False: evaluate only the queued points, then end.
+            on_proposal: called with each proposal, before it is evaluated.
+            on_evaluation: called with each evaluation, once it is stored.
+            on_refused: called with the reason a queued point was refused.
+
+        Returns:
+            How the run ended.
+
+        Raises:
+            EvaluationCancelled: cancelled (the evaluation in flight is not stored).
+        """
+        controls = controls or Controls()
+        campaign = self.campaign if self.campaign is not None else self.prepare(controls)
+        while True:
+            controls.check()
+            proposal = self._user_proposal(points, on_refused)
+            if proposal is None:
+                if not until_done:
+                    return RunEnd()
+                if pause is not None and pause.is_set():
+                    return RunEnd(paused=True)
+                proposal = campaign.ask()
+                if proposal is None:
+                    assert campaign.stop_reason is not None
+                    return RunEnd(reason=campaign.stop_reason)
+            if on_proposal is not None:
+                on_proposal(proposal)
             evaluation = self.evaluate(proposal, controls)
             if on_evaluation is not None:
                 on_evaluation(evaluation)
-        assert campaign.stop_reason is not None
-        return campaign.stop_reason
+
+    def _user_proposal(self, points: UserPoints | None,
+                       on_refused: Callable[[str], None] | None) -> Proposal | None:
+        assert self.campaign is not None
+        while points is not None and (z := points.pop()) is not None:
+            try:
+                return self.campaign.propose_point(z)
+            except CampaignError as exc:
+                log.warning("user point refused: %s", exc)
+                if on_refused is not None:
+                    on_refused(str(exc))
+        return None
 
 
 class NewCampaign:

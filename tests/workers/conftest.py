@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,15 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from zbo_gui.core.config import CampaignConfig, config_from_dict
+from zbo_gui.model.messages import CampaignOpened
 
 from ..cli_helpers import tiny_config
 
 #: Generous waits (ms): the suite may run niced on a loaded 2-core machine.
 WAIT_MS = 240_000
-#: Signals recorded by :class:`Recorder`.
-SIGNALS = (
-    "stateChanged", "campaignOpened", "datasetReady", "gridReady", "posteriorReady",
-    "proposalReady", "evaluationFinished", "progress", "finalModelReady", "finished",
-    "failed", "logMessage",
-)
+#: Model events recorded by :class:`Recorder`.
+EVENTS = ("state", "opened", "dataset", "grid", "posterior", "proposal", "evaluations",
+          "progress", "final", "finished", "error", "notice")
 
 
 def tiny(**sections: dict[str, Any]) -> CampaignConfig:
@@ -42,18 +41,48 @@ def slow(**bo: Any) -> CampaignConfig:
 
 
 class Recorder:
-    """Records every signal of a controller, in order (slots run on the GUI thread)."""
+    """Records every event of a controller's campaign model, in order (on the GUI thread).
+
+    ``opened`` records a :class:`CampaignOpened` rebuilt from the model (the event carries the
+    path); a ``proposal`` or ``progress`` of None (cleared) is not recorded.
+    """
 
     def __init__(self, controller: Any) -> None:
-        self.events: dict[str, list[Any]] = {name: [] for name in SIGNALS}
-        for name in SIGNALS:
-            getattr(controller, name).connect(functools.partial(self._add, name))
+        self.model = controller.model
+        self.events: dict[str, list[Any]] = {name: [] for name in EVENTS}
+        for name in EVENTS:
+            self.model.events.emitter(name).connect(functools.partial(self._add, name))
 
     def _add(self, name: str, value: Any) -> None:
+        if name == "opened":
+            if value is None:
+                return
+            model = self.model
+            value = CampaignOpened(value, model.config, model.n_stored, model.stages)
+        elif name in ("proposal", "progress") and value is None:
+            return
         self.events[name].append(value)
 
     def __getitem__(self, name: str) -> list[Any]:
         return self.events[name]
+
+    @contextmanager
+    def expect(self, qtbot: Any, name: str, check: Callable[[Any], bool] | None = None,
+               timeout: int = WAIT_MS) -> Iterator[list[Any]]:
+        """Wait, after the block, for a new ``name`` event (for which ``check`` holds); the
+        yielded list then holds its value."""
+        start = len(self.events[name])
+        got: list[Any] = []
+
+        def arrived() -> bool:
+            for value in self.events[name][start:]:
+                if check is None or check(value):
+                    got.append(value)
+                    return True
+            return False
+
+        yield got
+        qtbot.waitUntil(arrived, timeout=timeout)
 
 
 @pytest.fixture

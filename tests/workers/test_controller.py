@@ -21,10 +21,9 @@ from zbo_gui.core.types import (
     EvaluationStatus,
     Progress,
     ProposalSource,
+    UserPoints,
 )
-from zbo_gui.runner import CampaignRunner
-from zbo_gui.workers.jobs import EtaProgress, UserPoints
-from zbo_gui.workers.messages import (
+from zbo_gui.model.messages import (
     CampaignOpened,
     FinalModel,
     GridSnapshot,
@@ -32,6 +31,8 @@ from zbo_gui.workers.messages import (
     RunProgress,
     RunState,
 )
+from zbo_gui.runner import CampaignRunner
+from zbo_gui.workers.jobs import EtaProgress
 from zbo_gui.workers.worker import ComputeWorker, Job
 
 from .conftest import WAIT_MS, tiny
@@ -53,9 +54,9 @@ def wait_idle(qtbot, controller, timeout: int = WAIT_MS) -> None:
 
 
 def open_and_wait(qtbot, controller, path: Path) -> None:
-    with qtbot.waitSignal(controller.campaignOpened, timeout=WAIT_MS):
-        controller.open_campaign(path)
+    controller.open_campaign(path)
     wait_idle(qtbot, controller)
+    assert controller.model.path == str(path)
 
 
 def in_order(sequence: list, wanted: list) -> bool:
@@ -222,44 +223,46 @@ def test_a_whole_campaign_through_the_controller(controller, recorder, qtbot, tm
     def first_proposal(proposal) -> None:  # "evaluate this point next", during the run
         if user_z:
             return
-        grid = recorder["gridReady"][-1]
+        if proposal is None:
+            return
+        grid = recorder["grid"][-1]
         z = next(z for z in feasible_points(grid) if np.linalg.norm(z - proposal.z) > 1e-9)
         user_z.append(z)
         controller.evaluate_point(z)
 
-    controller.proposalReady.connect(first_proposal)
-    with qtbot.waitSignal(controller.datasetReady, timeout=WAIT_MS):
-        controller.new_campaign(path, config)
+    controller.model.events.proposal.connect(first_proposal)
+    controller.new_campaign(path, config)
     wait_idle(qtbot, controller)
     assert controller.state is RunState.IDLE
-    opened = recorder["campaignOpened"]
+    opened = recorder["opened"]
     assert len(opened) == 1 and isinstance(opened[0], CampaignOpened)
     assert opened[0].n_evaluations == 0 and opened[0].config == config
-    preview = recorder["datasetReady"][0]
+    preview = recorder["dataset"][0]
     assert preview.count == config.dataset.n_images
     assert preview.images.shape[1:] == (8, 8) and preview.labels is not None
 
-    with qtbot.waitSignal(controller.finished, timeout=WAIT_MS) as blocker:
+    with recorder.expect(qtbot, "finished") as got:
         controller.start()
-    assert blocker.args == ["budget"]
+    assert got == ["budget"]
+    wait_idle(qtbot, controller)
     assert controller.state is RunState.FINISHED and not controller.is_busy()
-    assert in_order(recorder["stateChanged"], [RunState.PREPARING, RunState.IDLE,
+    assert in_order(recorder["state"], [RunState.PREPARING, RunState.IDLE,
                                                RunState.PREPARING, RunState.RUNNING,
                                                RunState.FINISHED])
     budget = config.bo.budget
-    grid = recorder["gridReady"][0]
+    grid = recorder["grid"][0]
     g = config.grid.size
-    assert len(recorder["gridReady"]) == 1
+    assert len(recorder["grid"]) == 1
     assert grid.x.shape == grid.y.shape == (g,) and grid.feasible.shape == (g, g)
     assert grid.decoded.shape == (g * g, config.schedules.n_epochs)
     assert grid.seed_schedules.shape[0] == grid.seed_z.shape[0] == len(grid.seed_families)
     assert np.isfinite(grid.reconstruction_rms)
-    evaluations = recorder["evaluationFinished"]
+    evaluations = recorder["evaluations"]
     assert [e.index for e in evaluations] == list(range(budget))
-    assert len(recorder["proposalReady"]) == budget
+    assert len(recorder["proposal"]) == budget
     assert evaluations[1].proposal.source is ProposalSource.USER
     np.testing.assert_allclose(evaluations[1].proposal.z, user_z[0])
-    posteriors = recorder["posteriorReady"]
+    posteriors = recorder["posterior"]
     assert posteriors and all(isinstance(p, PosteriorSnapshot) for p in posteriors)
     assert posteriors[-1].mean.shape == posteriors[-1].std.shape == (g, g)
     assert posteriors[-1].acquisition.shape == (g, g)
@@ -270,7 +273,7 @@ def test_a_whole_campaign_through_the_controller(controller, recorder, qtbot, tm
     assert all(p.budget == budget for p in progress)
     assert any(np.isfinite(p.eta_seconds) for p in progress)
     assert any(p.stage == "schedule_vae" for p in recorder["progress"])
-    assert recorder["failed"] == []
+    assert recorder["error"] == []
     assert stored_count(path) == budget
     # every engine call ran on the compute thread
     assert {name for name, _ in threads} == {"draft", "prepare", "evaluate"}
@@ -283,8 +286,7 @@ def test_stop_in_the_middle_of_a_training_keeps_finished_evaluations(
         controller, recorder, qtbot, prepared_file) -> None:
     open_and_wait(qtbot, controller, prepared_file)
     assert controller.state is RunState.IDLE
-    with qtbot.waitSignal(controller.progress, timeout=WAIT_MS,
-                          check_params_cb=eval_epoch(2, 2)):
+    with recorder.expect(qtbot, "progress", eval_epoch(2, 2)):
         controller.start()
     assert controller.state is RunState.RUNNING
     t0 = time.monotonic()
@@ -293,50 +295,48 @@ def test_stop_in_the_middle_of_a_training_keeps_finished_evaluations(
     qtbot.waitUntil(lambda: controller.state is RunState.IDLE, timeout=30_000)
     assert time.monotonic() - t0 < 10.0
     assert not controller.is_busy()
-    assert len(recorder["evaluationFinished"]) == 1
+    assert len(recorder["evaluations"]) == 1
     assert stored_count(prepared_file) == 1
-    assert recorder["finished"] == [] and recorder["failed"] == []
+    assert recorder["finished"] == [] and recorder["error"] == []
 
-    with qtbot.waitSignal(controller.finished, timeout=WAIT_MS) as blocker:
+    with recorder.expect(qtbot, "finished") as got:
         controller.start()
-    assert blocker.args == ["budget"]
-    assert [e.index for e in recorder["evaluationFinished"]] == [0, 1, 2]
+    assert got == ["budget"]
+    assert [e.index for e in recorder["evaluations"]] == [0, 1, 2]
     assert stored_count(prepared_file) == 3
 
 
 def test_pause_finishes_the_evaluation_in_flight_then_start_continues(
         controller, recorder, qtbot, prepared_file) -> None:
     open_and_wait(qtbot, controller, prepared_file)
-    with qtbot.waitSignal(controller.progress, timeout=WAIT_MS,
-                          check_params_cb=eval_epoch(1, 1)):
+    with recorder.expect(qtbot, "progress", eval_epoch(1, 1)):
         controller.start()
     controller.pause()
     assert controller.state is RunState.PAUSING
     qtbot.waitUntil(lambda: not controller.is_busy(), timeout=WAIT_MS)
-    assert controller.state is RunState.IDLE
-    evaluations = recorder["evaluationFinished"]
+    assert controller.state is RunState.PAUSED
+    evaluations = recorder["evaluations"]
     assert len(evaluations) == 1 and evaluations[0].status is EvaluationStatus.SUCCEEDED
     assert stored_count(prepared_file) == 1
     assert recorder["finished"] == []
     # start continues; a start() while pausing takes the pause back
-    with qtbot.waitSignal(controller.progress, timeout=WAIT_MS,
-                          check_params_cb=eval_epoch(2, 1)):
+    with recorder.expect(qtbot, "progress", eval_epoch(2, 1)):
         controller.start()
     controller.pause()
     assert controller.state is RunState.PAUSING
-    controller.start()
-    assert controller.state is RunState.RUNNING
-    with qtbot.waitSignal(controller.finished, timeout=WAIT_MS) as blocker:
-        pass
-    assert blocker.args == ["budget"]
-    assert [e.index for e in recorder["evaluationFinished"]] == [0, 1, 2]
+    with recorder.expect(qtbot, "finished") as got:
+        controller.start()
+        assert controller.state is RunState.RUNNING
+    assert got == ["budget"]
+    wait_idle(qtbot, controller)
+    assert [e.index for e in recorder["evaluations"]] == [0, 1, 2]
     assert controller.state is RunState.FINISHED
 
 
-def test_shutdown_during_a_run_joins_the_thread(controller, qtbot, prepared_file) -> None:
+def test_shutdown_during_a_run_joins_the_thread(controller, recorder, qtbot,
+                                                prepared_file) -> None:
     open_and_wait(qtbot, controller, prepared_file)
-    with qtbot.waitSignal(controller.progress, timeout=WAIT_MS,
-                          check_params_cb=eval_epoch(1, 1)):
+    with recorder.expect(qtbot, "progress", eval_epoch(1, 1)):
         controller.start()
     t0 = time.monotonic()
     assert controller.shutdown(30_000)
@@ -356,68 +356,69 @@ def test_open_a_finished_campaign_reemits_everything_without_training(
     monkeypatch.setattr("zbo_gui.core.schedule_vae.ScheduleVAE.train", no_training)
     stored = stored_count(finished_file)
     open_and_wait(qtbot, controller, finished_file)
-    assert recorder["failed"] == []
+    assert recorder["error"] == []
     assert controller.state is RunState.FINISHED
-    opened = recorder["campaignOpened"][0]
+    opened = recorder["opened"][0]
     assert opened.n_evaluations == stored
     assert opened.stages == ("dataset", "seeds", "schedule_vae", "grid")
-    assert len(recorder["datasetReady"]) == len(recorder["gridReady"]) == 1
-    assert [e.index for e in recorder["evaluationFinished"]] == list(range(stored))
-    (posterior,) = recorder["posteriorReady"]
-    assert posterior.n_train == sum(e.succeeded for e in recorder["evaluationFinished"])
-    assert recorder["progress"] == [] and recorder["finalModelReady"] == []
+    assert len(recorder["dataset"]) == len(recorder["grid"]) == 1
+    assert [e.index for e in recorder["evaluations"]] == list(range(stored))
+    (posterior,) = recorder["posterior"]
+    assert posterior.n_train == sum(e.succeeded for e in recorder["evaluations"])
+    assert recorder["progress"] == [] and recorder["final"] == []
     # start on a finished campaign finishes at once
-    with qtbot.waitSignal(controller.finished, timeout=WAIT_MS) as blocker:
+    with recorder.expect(qtbot, "finished") as got:
         controller.start()
-    assert blocker.args == ["budget"]
-    assert len(recorder["evaluationFinished"]) == stored
+    assert got == ["budget"]
+    assert len(recorder["evaluations"]) == stored
 
 
 def test_open_a_corrupt_file_fails_and_the_controller_stays_usable(
         controller, recorder, qtbot, tmp_path, finished_file) -> None:
     bad = tmp_path / "corrupt.h5"
     bad.write_bytes(b"this is not an HDF5 file\n" * 200)
-    with qtbot.waitSignal(controller.failed, timeout=WAIT_MS) as blocker:
+    with recorder.expect(qtbot, "error") as got:
         controller.open_campaign(bad)
     wait_idle(qtbot, controller)
-    assert "corrupt.h5" in blocker.args[0] and "\n" not in blocker.args[0]
+    assert "corrupt.h5" in got[0] and "\n" not in got[0]
     assert controller.state is RunState.EMPTY
-    assert recorder["campaignOpened"] == []
+    assert recorder["opened"] == []
     open_and_wait(qtbot, controller, finished_file)
     assert controller.state is RunState.FINISHED
     # a second bad open keeps the open campaign
-    with qtbot.waitSignal(controller.failed, timeout=WAIT_MS):
+    with recorder.expect(qtbot, "error"):
         controller.open_campaign(tmp_path / "missing.h5")
     wait_idle(qtbot, controller)
     assert controller.state is RunState.FINISHED
-    with qtbot.waitSignal(controller.finished, timeout=WAIT_MS):
+    assert controller.model.path == str(finished_file)
+    with recorder.expect(qtbot, "finished"):
         controller.start()
 
 
 def test_requests_that_cannot_run_fail_with_a_message(controller, recorder, qtbot,
                                                       tmp_path) -> None:
-    with qtbot.waitSignal(controller.failed, timeout=5000) as blocker:
+    with recorder.expect(qtbot, "error", timeout=5000) as got:
         controller.start()
-    assert "no campaign" in blocker.args[0]
+    assert "no campaign" in got[0]
     missing = tmp_path / "no-such-data.npy"
     path = tmp_path / "c.h5"
-    with qtbot.waitSignal(controller.failed, timeout=WAIT_MS) as blocker:
+    with recorder.expect(qtbot, "error") as got:
         controller.new_campaign(path, tiny(dataset={"source": str(missing)}))
     wait_idle(qtbot, controller)
-    assert "no-such-data.npy" in blocker.args[0]
+    assert "no-such-data.npy" in got[0]
     assert controller.state is RunState.EMPTY and not path.exists()
 
     controller.new_campaign(path, tiny())
     wait_idle(qtbot, controller)
     assert controller.state is RunState.IDLE
-    with qtbot.waitSignal(controller.failed, timeout=WAIT_MS) as blocker:
+    with recorder.expect(qtbot, "error") as got:
         controller.train_final("evaluated")
     wait_idle(qtbot, controller)
-    assert "no evaluations" in blocker.args[0] and controller.state is RunState.IDLE
-    with qtbot.waitSignal(controller.failed, timeout=WAIT_MS) as blocker:
+    assert "no evaluations" in got[0] and controller.state is RunState.IDLE
+    with recorder.expect(qtbot, "error") as got:
         controller.new_campaign(path, tiny())  # exists, no overwrite
     wait_idle(qtbot, controller)
-    assert "c.h5" in blocker.args[0] and controller.state is RunState.IDLE
+    assert "c.h5" in got[0] and controller.state is RunState.IDLE
     with pytest.raises(ValueError, match="which"):
         controller.train_final("best")
 
@@ -425,34 +426,33 @@ def test_requests_that_cannot_run_fail_with_a_message(controller, recorder, qtbo
 # ---------------------------------------------------------------------------- the user's point
 def test_evaluate_point_when_idle(controller, recorder, qtbot, finished_file) -> None:
     open_and_wait(qtbot, controller, finished_file)
-    grid = recorder["gridReady"][0]
+    grid = recorder["grid"][0]
     stored = stored_count(finished_file)
     infeasible = feasible_points(grid, feasible=False)
     assert infeasible, "the tiny grid has an infeasible region"
     z_bad = infeasible[0]
-    with qtbot.waitSignal(controller.failed, timeout=WAIT_MS) as blocker:
+    with recorder.expect(qtbot, "error") as got:
         controller.evaluate_point(z_bad)
     wait_idle(qtbot, controller)
-    assert "outside the feasible region" in blocker.args[0]
-    assert f"{z_bad[0]:.3g}" in blocker.args[0] and f"{z_bad[1]:.3g}" in blocker.args[0]
+    assert "outside the feasible region" in got[0]
+    assert f"{z_bad[0]:.3g}" in got[0] and f"{z_bad[1]:.3g}" in got[0]
     assert controller.state is RunState.FINISHED
-    assert len(recorder["evaluationFinished"]) == stored
+    assert len(recorder["evaluations"]) == stored
 
-    done = {e.proposal.grid_index for e in recorder["evaluationFinished"]}
+    done = {e.proposal.grid_index for e in recorder["evaluations"]}
     z = next(z for z in feasible_points(grid) if grid.index_of(z) not in done)
-    with qtbot.waitSignals([controller.evaluationFinished, controller.finished],
-                           timeout=WAIT_MS):
+    with recorder.expect(qtbot, "finished"):
         controller.evaluate_point(z)
         controller.start()  # during the point's evaluation: the run continues after it
     wait_idle(qtbot, controller)
     assert recorder["finished"] == ["budget"]
-    (evaluation,) = recorder["evaluationFinished"][stored:]
+    (evaluation,) = recorder["evaluations"][stored:]
     assert evaluation.index == stored
     assert evaluation.proposal.source is ProposalSource.USER
     assert evaluation.proposal.grid_index == grid.index_of(z)
-    assert recorder["proposalReady"][-1].source is ProposalSource.USER
-    assert recorder["posteriorReady"][-1].n_train == sum(
-        e.succeeded for e in recorder["evaluationFinished"])
+    assert recorder["proposal"][-1].source is ProposalSource.USER
+    assert recorder["posterior"][-1].n_train == sum(
+        e.succeeded for e in recorder["evaluations"])
     assert stored_count(finished_file) == stored + 1
     assert controller.state is RunState.FINISHED
 
@@ -461,13 +461,13 @@ def test_evaluate_point_when_idle(controller, recorder, qtbot, finished_file) ->
 def test_train_final_stores_and_emits_the_manifolds(controller, recorder, qtbot,
                                                      finished_file) -> None:
     open_and_wait(qtbot, controller, finished_file)
-    config = recorder["campaignOpened"][0].config
-    with qtbot.waitSignal(controller.finalModelReady, timeout=WAIT_MS) as blocker:
+    config = recorder["opened"][0].config
+    with recorder.expect(qtbot, "final") as got:
         controller.train_final("predicted", full_dataset=True)
     wait_idle(qtbot, controller)
-    assert RunState.TRAINING_FINAL in recorder["stateChanged"]
+    assert RunState.TRAINING_FINAL in recorder["state"]
     assert controller.state is RunState.FINISHED
-    final = blocker.args[0]
+    final = got[0]
     assert isinstance(final, FinalModel) and final.which == "predicted"
     k, d, n = config.jrvae.classes, config.objective.manifold_d, config.schedules.n_epochs
     size = config.dataset.image_size
@@ -479,9 +479,9 @@ def test_train_final_stores_and_emits_the_manifolds(controller, recorder, qtbot,
     assert 0.0 <= final.accuracy <= 1.0
     assert [p.stage for p in recorder["progress"]].count("final") == n
     # reopening the file re-emits the stored final model
-    recorder["finalModelReady"].clear()
+    recorder["final"].clear()
     open_and_wait(qtbot, controller, finished_file)
-    (again,) = recorder["finalModelReady"]
+    (again,) = recorder["final"]
     np.testing.assert_array_equal(again.manifolds, final.manifolds)
     np.testing.assert_array_equal(again.schedule, final.schedule)
     assert again.which == "predicted"

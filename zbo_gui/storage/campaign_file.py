@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -208,6 +209,46 @@ class CampaignStore(StageAccess):
             lease.release()
             raise
         return cls(file, path, True, None if version == FORMAT_VERSION else version, lease)
+
+    def copy_to(self, target: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Copy this campaign, as stored now, to ``target`` (Save as); the copy's writer lease
+        is free, so it can be opened for writing.
+
+        The copy is written beside ``target`` and published whole (see :meth:`draft`); it
+        replaces only a campaign file that no writer holds, and only with ``overwrite``.
+
+        Returns:
+            ``target`` as a path.
+
+        Raises:
+            CampaignFileError: ``target`` is this file, or may not be replaced (see
+                :meth:`draft`); the copy cannot be written.
+        """
+        target = Path(target)
+        if _paths.same_file(target, self._path):
+            raise CampaignFileError(f"{target}: is this campaign's own file; choose another"
+                                    " name")
+        _paths.check_new_campaign(target, overwrite, allow_own=False)
+        self._h5.flush()
+        tmp = _files.temporary_next_to(target)
+        try:
+            shutil.copyfile(self._path, tmp)
+            offset = _lease.file_offset(tmp)
+            if offset is not None:  # free the copy's lease (this process holds the original)
+                fd = os.open(tmp, os.O_RDWR)
+                try:
+                    os.pwrite(fd, np.zeros(1, _lease.RECORD).tobytes(), offset)
+                finally:
+                    os.close(fd)
+            _files.publish(tmp, target, overwrite=overwrite)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CampaignFileError(f"{target}: cannot copy the campaign there"
+                                    f" ({_files.problem(exc)})") from None
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return target
 
     def close(self) -> None:
         """Flush and close the file and free the writer lease; further use raises.

@@ -1,18 +1,19 @@
-"""The GUI-facing controller: owns the compute thread and turns requests into jobs.
+"""The GUI-facing controller: owns the compute thread, turns requests into jobs, and applies
+what the jobs post to the window's :class:`~zbo_gui.model.campaign.CampaignModel`.
 
-:class:`CampaignController` lives in the GUI thread. Its methods return at once: each queues
-one job on the compute thread (a :class:`~zbo_gui.workers.worker.ComputeWorker` in a
-``QThread``), which drives the campaign through a
-:class:`~zbo_gui.workers.session.CampaignSession`; every engine call (the runner, its HDF5
-file, pyro) happens on that thread. Results come back as queued signals, each carrying one
-frozen message (``workers.messages``) or a core ``Evaluation``/``Proposal``.
+:class:`CampaignController` lives in the GUI thread. Its request methods return at once: each
+queues one job — a typed callable on the :class:`~zbo_gui.workers.session.CampaignSession` — on
+the compute thread (a :class:`~zbo_gui.workers.worker.ComputeWorker` in a ``QThread``); every
+engine call (the runner, its HDF5 file, pyro) happens on that thread. What a job posts comes
+back as queued signals and is applied to the model in one place (:meth:`_apply`); the
+views show the model. The run state is decided here and set on the model.
 
 Only one job runs at a time. While one runs, :meth:`~CampaignController.pause`,
 :meth:`~CampaignController.stop` and :meth:`~CampaignController.evaluate_point` talk to it through
 thread-safe flags (a pause ``Event``, the job's cancel ``Event``, a queue of user points);
-other requests are refused with a ``failed`` message. Errors never escape: a bad file, a bad
-config or a failed training becomes a ``failed`` signal and a log record, and the controller
-returns to a resting state (``EMPTY``, ``IDLE`` or ``FINISHED``) ready for the next request.
+other requests are refused with an error on the model. Errors never escape: a bad file, a bad
+config or a failed training becomes a model error and a log record, and the controller returns
+to a resting state (``EMPTY``, ``IDLE`` or ``FINISHED``) ready for the next request.
 
 The engine (torch, pyro) is imported by the first job, on the compute thread, so creating the
 controller does not block the window.
@@ -20,29 +21,25 @@ controller does not block the window.
 
 from __future__ import annotations
 
-import functools
+import gc
 import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
 
 from zbo_gui.core.config import CampaignConfig
-from zbo_gui.core.types import Controls, Evaluation, Progress, Proposal
-from zbo_gui.workers.jobs import CampaignClosed, Notice, Outcome, UserPoints
-from zbo_gui.workers.messages import (
-    CampaignOpened,
-    DatasetSnapshot,
-    FinalModel,
-    GridSnapshot,
-    PosteriorSnapshot,
-    RunProgress,
-    RunState,
-)
+from zbo_gui.core.errors import ZboError
+from zbo_gui.core.schedules import ScheduleLibrary
+from zbo_gui.core.types import Controls, Evaluation, Progress, UserPoints
+from zbo_gui.model.campaign import CampaignModel
+from zbo_gui.model.messages import CampaignClosed, CampaignOpened, RunProgress, RunState
+from zbo_gui.workers.jobs import Outcome
 from zbo_gui.workers.worker import ComputeWorker, Job
 
 if TYPE_CHECKING:
@@ -51,78 +48,93 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _QUEUED = Qt.ConnectionType.QueuedConnection
-_RESTING = (RunState.EMPTY, RunState.IDLE, RunState.FINISHED)
+_RESTING = (RunState.EMPTY, RunState.IDLE, RunState.PAUSED, RunState.FINISHED)
 #: Minimum seconds between two progress reports of a preparation stage (the schedule VAE's
 #: epochs last milliseconds); evaluations and the final model report every epoch.
 STAGE_REPORT_INTERVAL = 0.05
+#: What each preparation stage is called in the status bar.
+STAGE_NAMES = {"dataset": "loading the dataset", "seeds": "seed schedules",
+               "schedule_vae": "training the schedule VAE", "grid": "decoding the latent grid"}
 #: Compute threads that did not stop within a shutdown's timeout, kept alive (never destroyed
 #: while running, which would abort the process); they end at their next cancellation check.
 _ORPHANS: list[tuple[QThread, ComputeWorker]] = []
+
+#: The name of :meth:`CampaignController.warm_up`'s work on the compute thread.
+WARM_UP = "warm-up"
+
+
+def default_threads() -> int:
+    """Torch threads of the compute thread: all cores but one, which keeps the window (and the
+    rest of the desktop) responsive; one on a 2-core machine."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _import_engine() -> None:
+    """What the first campaign would import: the engine, and what the objective imports at its
+    first score."""
+    import scipy.optimize  # noqa: F401
+    import skimage.metrics  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+
+    import zbo_gui.core.surrogate
+    import zbo_gui.workers.session  # noqa: F401  (torch, pyro, pyroved, the runner)
+
+    # The modules are there for good: take their objects out of the garbage collector's view,
+    # or every full collection walks them all (≈250 ms holding the GIL, a frozen window).
+    gc.collect()
+    gc.freeze()
+
+
+#: The body of a job: a session method bound to its arguments.
+SessionCall = Callable[["CampaignSession", Controls], object]
 
 
 class CampaignController(QObject):
     """Drives one campaign at a time on a compute thread; see the module docstring.
 
-    Signals (each carries one message object):
-        stateChanged(RunState): the run state changed.
-        campaignOpened(CampaignOpened): a campaign was created or opened.
-        datasetReady(DatasetSnapshot): the evaluation images (preview).
-        gridReady(GridSnapshot): the feasible latent grid and the seed library.
-        posteriorReady(PosteriorSnapshot): the GP over the grid, after each evaluation once
-            two have succeeded (and once when a campaign is opened).
-        proposalReady(Proposal): the next point, before it is evaluated.
-        evaluationFinished(Evaluation): an evaluation ended and is saved in the file; also
-            every stored one, in order, when a campaign is opened.
-        progress(RunProgress): one per epoch of a training (with an ETA) or per stage.
-        finalModelReady(FinalModel): the final model was trained and saved (or was read back).
-        finished(str): a run ended by itself: ``"budget"``, ``"converged"`` or ``"exhausted"``.
-        failed(str): a one-line message: a request failed or was refused.
-        logMessage(str): a line of information for the log panel.
+    Args:
+        model: the campaign model the window shows (default: a new one).
+
+    Signals:
+        jobEnded(): a job ended (the model's state is final for it); ``shutdown`` waits for
+            the thread, this tells a closing window it may go.
 
     States: ``EMPTY`` (no campaign) → ``PREPARING`` (creating, opening, or computing the
-    dataset, seeds, schedule VAE and grid) → ``IDLE``; ``RUNNING`` ↔ ``PAUSING``/``STOPPING``
-    → ``IDLE`` or ``FINISHED``; ``TRAINING_FINAL`` → back to ``IDLE``/``FINISHED``.
+    dataset, seeds, schedule VAE and grid) → ``IDLE``; ``RUNNING`` ↔ ``PAUSING`` → ``PAUSED``,
+    ``STOPPING`` → ``IDLE``, or ``FINISHED``; ``TRAINING_FINAL`` → back to where it was.
     """
 
-    stateChanged = Signal(object)
-    campaignOpened = Signal(object)
-    datasetReady = Signal(object)
-    gridReady = Signal(object)
-    posteriorReady = Signal(object)
-    proposalReady = Signal(object)
-    evaluationFinished = Signal(object)
-    progress = Signal(object)
-    finalModelReady = Signal(object)
-    finished = Signal(str)
-    failed = Signal(str)
-    logMessage = Signal(str)
-
+    jobEnded = Signal()
     _submit = Signal(object)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, model: CampaignModel | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._state = RunState.EMPTY
+        self.model = model or CampaignModel()
         self._job: Job | None = None
         self._resting = RunState.EMPTY  # the state the running job started from
         self._changed = False  # the running job opened a campaign or stored an evaluation
-        self._has_campaign = False
         self._closed = False
         self._reported = RunState.RUNNING  # the last busy state the running job reported
         self._start_pending = False  # start() arrived during a user point's evaluation
-        self._last_stage, self._last_report = "", 0.0
+        self._last_stage, self._last_report, self._stage_start = "", 0.0, 0.0
         self._pause = threading.Event()
         self._session: CampaignSession | None = None  # built on the compute thread
-        self._threads: int | None = None  # torch CPU threads (a UI preference)
+        self._threads = default_threads()  # torch CPU threads (a UI preference)
         self._points = UserPoints()
         self._thread = QThread()
         self._thread.setObjectName("zbo-compute")
         self._worker = ComputeWorker()
         self._worker.moveToThread(self._thread)
         self._submit.connect(self._worker.run_job, _QUEUED)
+        self._inbox: deque[Callable[[], None]] = deque()
+        self._drain = QTimer(self)
+        self._drain.setSingleShot(True)
+        self._drain.setInterval(0)
+        self._drain.timeout.connect(self._apply_next)
         self._worker.message.connect(self._on_message, _QUEUED)
-        self._worker.jobFinished.connect(self._on_job_finished, _QUEUED)
-        self._worker.jobCancelled.connect(self._on_job_cancelled, _QUEUED)
-        self._worker.jobFailed.connect(self._on_job_failed, _QUEUED)
+        self._worker.jobFinished.connect(self._job_finished_signal, _QUEUED)
+        self._worker.jobCancelled.connect(self._job_cancelled_signal, _QUEUED)
+        self._worker.jobFailed.connect(self._job_failed_signal, _QUEUED)
         app = QCoreApplication.instance()
         if app is not None:  # a window that forgot shutdown() must not abort the process
             app.aboutToQuit.connect(self.shutdown)
@@ -131,34 +143,49 @@ class CampaignController(QObject):
     # ------------------------------------------------------------------ queries
     @property
     def state(self) -> RunState:
-        """The current run state."""
-        return self._state
+        """The current run state (the model's)."""
+        return self.model.state
 
     def is_busy(self) -> bool:
         """Whether a job is running on the compute thread."""
         return self._job is not None
 
+    @property
+    def job_name(self) -> str:
+        """What the running job does (``"run"``, ``"points"``, ``"final"``, ``"new"``,
+        ``"open"``, ``"save_as"``), or "" when none runs."""
+        return self._job.name if self._job is not None else ""
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` was called."""
+        return self._closed
+
     # ------------------------------------------------------------------ requests
     def new_campaign(self, path: str | os.PathLike[str], config: CampaignConfig,
-                     overwrite: bool = False) -> None:
-        """Create a campaign file at ``path`` with ``config`` and load its dataset.
+                     library: ScheduleLibrary | None = None, overwrite: bool = False) -> None:
+        """Create a campaign file at ``path`` with ``config`` and ``library`` (the seed library
+        as it is; default: built from ``config``), with its dataset and seeds.
 
-        Emits ``campaignOpened`` and ``datasetReady``; the new campaign replaces the open one.
-        A file that exists is refused unless ``overwrite``.
+        The new campaign replaces the open one. A file that exists is refused unless
+        ``overwrite`` (and then only a campaign file, see ``CampaignRunner.draft``).
         """
+        path = os.fspath(path)
         if self._may_launch("create a campaign"):
-            self._launch("new", "create", path=os.fspath(path), config=config,
-                         overwrite=overwrite)
+            self._launch("new", lambda s, c: s.create(c, path, config, library, overwrite))
 
     def open_campaign(self, path: str | os.PathLike[str]) -> None:
-        """Open a campaign file and re-emit everything stored in it (trains nothing).
-
-        Emits ``campaignOpened``, then ``datasetReady``, ``gridReady``, one
-        ``evaluationFinished`` per stored evaluation, ``posteriorReady`` and
-        ``finalModelReady`` for what the file holds. On failure the open campaign stays open.
-        """
+        """Open a campaign file and apply everything stored in it to the model (trains
+        nothing). On failure the open campaign stays open."""
+        path = os.fspath(path)
         if self._may_launch("open a campaign"):
-            self._launch("open", "open", path=os.fspath(path))
+            self._launch("open", lambda s, c: s.open(c, path))
+
+    def save_as(self, path: str | os.PathLike[str]) -> None:
+        """Copy the open campaign to ``path`` and continue there (the copy is opened)."""
+        path = os.fspath(path)
+        if self._may_launch("save the campaign", needs_campaign=True):
+            self._launch("save_as", lambda s, c: s.save_as(c, path))
 
     def start(self) -> None:
         """Prepare what is missing, then evaluate until the budget or convergence.
@@ -208,12 +235,12 @@ class CampaignController(QObject):
         """Evaluate the feasible grid point nearest ``z`` (x, y) next, chosen by a person.
 
         Idle: evaluates just that point. Running: it is the next evaluation. A point outside
-        the feasible region (or already evaluated) gives a ``failed`` message naming it.
+        the feasible region (or already evaluated) gives an error naming it.
         """
         point = np.array(z, dtype=np.float64).reshape(2)
         if self._closed:
             return
-        if not self._has_campaign:
+        if not self.model.is_open:
             self._fail("no campaign is open: create or open one first")
             return
         job = self._job
@@ -222,7 +249,7 @@ class CampaignController(QObject):
                 self._points.push(point)
                 self._note(f"latent point ({point[0]:.3g}, {point[1]:.3g}) queued next")
             else:
-                self._fail(f"cannot evaluate a point while {self._state.value}")
+                self._fail(f"cannot evaluate a point while {self.state.value}")
             return
         self._points.push(point)
         self._launch_points()
@@ -235,8 +262,8 @@ class CampaignController(QObject):
                 maximum of the GP's posterior mean over the feasible grid).
             full_dataset: train on the whole dataset rather than the evaluation subset.
 
-        The model's manifolds are saved in the file as ``final_model`` and emitted with
-        ``finalModelReady``.
+        The model's manifolds are saved in the file as ``final_model`` and applied to the
+        model.
 
         Raises:
             ValueError: ``which`` is not one of the two choices.
@@ -244,7 +271,79 @@ class CampaignController(QObject):
         if which not in ("evaluated", "predicted"):
             raise ValueError(f"which must be 'evaluated' or 'predicted', got {which!r}")
         if self._may_launch("train the final model", needs_campaign=True):
-            self._launch("final", "train_final", which=which, full_dataset=full_dataset)
+            self._launch("final", lambda s, c: s.train_final(c, which, full_dataset))
+
+    def export_schedule(self, path: str | os.PathLike[str], fmt: str,
+                        which: str = "evaluated") -> bool:
+        """Write the open campaign's best schedule (CSV, JSON or NPY) with *its* configuration.
+
+        Runs here, at once (a small file), also while a training runs. ``which``:
+        ``"evaluated"`` (the best evaluated schedule) or ``"predicted"`` (the GP's best point).
+
+        Returns:
+            Whether the file was written; a refusal or failure is an error on the model.
+        """
+        from zbo_gui.storage.export import write_export
+
+        model = self.model
+        config = model.config
+        try:
+            if config is None or model.path is None:
+                raise ZboError("no campaign is open")
+            schedule, z, objective, extra = self._exported(which)
+            written = write_export(path, fmt, schedule, config.jrvae.beta_d,
+                                   objective=objective, z=z, which=which,
+                                   config=config.to_dict(), extra=extra,
+                                   protected=[model.path, *config.input_files()])
+        except (ZboError, OSError) as exc:
+            self._fail(f"export failed: {exc}")
+            return False
+        self._note("wrote " + ", ".join(str(p) for p in written))
+        return True
+
+    def may_write(self, path: str | os.PathLike[str]) -> bool:
+        """Whether an export (a table, a picture) may write ``path``: never the campaign, its
+        inputs or any HDF5 file, never into a missing folder. A refusal is an error on the
+        model."""
+        from zbo_gui.storage.export import check_writable
+
+        model = self.model
+        protected = ([model.path, *model.config.input_files()]
+                     if model.path is not None and model.config is not None else [])
+        try:
+            check_writable(path, protected)
+        except (ZboError, OSError) as exc:
+            self._fail(f"export failed: {exc}")
+            return False
+        return True
+
+    def _exported(self, which: str) -> tuple[np.ndarray, np.ndarray, float, dict]:
+        model = self.model
+        if which == "evaluated":
+            best = model.best_evaluated()
+            if best is None:
+                raise ZboError("no successful evaluation to export yet")
+            return best.proposal.schedule, best.proposal.z, best.objective, {
+                "evaluation": best.index}
+        posterior, grid = model.posterior, model.grid
+        if posterior is None or grid is None or posterior.best_index < 0:
+            raise ZboError("the GP needs at least 2 successful evaluations")
+        index = posterior.best_index
+        mean, std = model.predicted(index) or (float("nan"), float("nan"))
+        z = np.array([grid.x[index % grid.x.size], grid.y[index // grid.x.size]])
+        return np.asarray(grid.decoded[index], np.float64), z, mean, {"predicted_std": std}
+
+    def set_threads(self, threads: int | None) -> None:
+        """CPU threads for torch in the next jobs (None: :func:`default_threads`)."""
+        self._threads = threads or default_threads()
+
+    def warm_up(self) -> None:
+        """Import the engine (torch, pyro, gpytorch, the objective's metrics) on the compute
+        thread now, while the person looks at the new window, rather than at the first New or
+        Open and in the middle of the first evaluation. Not a job: a request made meanwhile
+        waits behind it on the compute thread."""
+        if not self._closed:
+            self._submit.emit(Job(WARM_UP, lambda controls: _import_engine()))
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel any job, stop the compute thread and wait for it (closeEvent, teardown).
@@ -276,35 +375,32 @@ class CampaignController(QObject):
             log.warning("request to %s after shutdown ignored", what)
             return False
         if self._job is not None:
-            self._fail(f"cannot {what} while {self._state.value}; stop the run first")
+            self._fail(f"cannot {what} while {self.state.value}; stop the run first")
             return False
-        if needs_campaign and not self._has_campaign:
+        if needs_campaign and not self.model.is_open:
             self._fail("no campaign is open: create or open one first")
             return False
         return True
 
-    def _launch(self, name: str, method: str, **kwargs: Any) -> None:
-        """Queue ``session.<method>(controls, **kwargs)`` as the job ``name``."""
-        job = Job(name, functools.partial(self._call_session, method, kwargs))
+    def _launch(self, name: str, call: SessionCall) -> None:
+        """Queue ``call(session, controls)`` as the job ``name``."""
+        job = Job(name, lambda controls: call(self._compute_session(), controls))
         self._job = job
-        self._resting = self._state
+        self._resting = self.state
         self._reported = RunState.RUNNING
         self._changed = False
         self._submit.emit(job)
 
     def _launch_run(self) -> None:
-        self._launch("run", "run", pause=self._pause, points=self._points, until_done=True)
+        pause, points = self._pause, self._points
+        self._launch("run", lambda s, c: s.run(c, pause, points, True))
 
     def _launch_points(self) -> None:
-        self._launch("points", "run", pause=threading.Event(), points=self._points,
-                     until_done=False)
+        points = self._points
+        self._launch("points", lambda s, c: s.run(c, threading.Event(), points, False))
 
-    def set_threads(self, threads: int | None) -> None:
-        """CPU threads for torch in the next jobs (None: torch's default)."""
-        self._threads = threads
-
-    def _call_session(self, method: str, kwargs: dict[str, Any], controls: Controls) -> object:
-        """The body of every job (compute thread): builds the session on first use."""
+    def _compute_session(self) -> CampaignSession:
+        """The session (built on the compute thread by the first job), torch threads set."""
         if self._session is None:
             from zbo_gui.workers.session import CampaignSession
 
@@ -313,8 +409,7 @@ class CampaignController(QObject):
             import torch
 
             torch.set_num_threads(self._threads)
-        fn: Callable[..., object] = getattr(self._session, method)
-        return fn(controls, **kwargs)
+        return self._session
 
     def _end_job(self) -> bool:
         """Forget the finished job; returns whether a run should start now."""
@@ -324,101 +419,126 @@ class CampaignController(QObject):
         return start
 
     def _rest_after_abort(self) -> RunState:
-        if not self._has_campaign:
+        if not self.model.is_open:
             return RunState.EMPTY
         if self._resting in _RESTING and self._resting is not RunState.EMPTY \
                 and not self._changed:
             return self._resting
         return RunState.IDLE
 
-    @Slot(str, object)
     def _on_job_finished(self, name: str, outcome: object) -> None:
         paused_wanted = self._pause.is_set()
         start = self._end_job()
         state = outcome.state if isinstance(outcome, Outcome) else RunState.IDLE
         if self._closed:
+            self.jobEnded.emit()
             return
         self._set_state(state)
-        if start and state in _RESTING and self._has_campaign:
+        if start and state in _RESTING and self.model.is_open:
             self._launch_run()
             return
         if isinstance(outcome, Outcome):
             if outcome.reason:
                 self._note(f"campaign finished ({outcome.reason})")
-                self.finished.emit(outcome.reason)
+                self.model.finish(outcome.reason)
             elif outcome.paused:
                 if not paused_wanted:  # start() arrived after the run had decided to pause
                     self._launch_run()
                     return
+                self._set_state(RunState.PAUSED)
                 self._note("paused; start continues the campaign")
         if len(self._points) and state in _RESTING:  # points queued as the job was ending
             self._launch_points()
+            return
+        self.jobEnded.emit()
 
-    @Slot(str)
     def _on_job_cancelled(self, name: str) -> None:
         self._end_job()
         self._points.clear()
-        if self._closed:
-            return
-        self._set_state(self._rest_after_abort())
-        self._note("stopped; every finished evaluation is saved")
+        if not self._closed:
+            self._set_state(self._rest_after_abort())
+            self._note("stopped; every finished evaluation is saved")
+        self.jobEnded.emit()
 
-    @Slot(str, str)
     def _on_job_failed(self, name: str, message: str) -> None:
         self._end_job()
         self._points.clear()
-        if self._closed:
-            return
-        self._set_state(self._rest_after_abort())
-        self.failed.emit(message)
+        if not self._closed:
+            self._set_state(self._rest_after_abort())
+            self._fail(message)
+        self.jobEnded.emit()
 
     # ------------------------------------------------------------------ messages
+    def _later(self, call: Callable[[], None]) -> None:
+        """Queue what the compute thread sent, to be handled one item per event-loop turn.
+
+        An evaluation, the GP and the next proposal arrive together; applied one at a time,
+        the window repaints and reads input between them instead of stalling for all three.
+        """
+        self._inbox.append(call)
+        if not self._drain.isActive():
+            self._drain.start()
+
+    def _apply_next(self) -> None:
+        if self._inbox:
+            self._inbox.popleft()()
+        if self._inbox:
+            self._drain.start()
+
+    # the worker's signals arrive here, on the GUI thread (slots of this object: a lambda
+    # connected across threads would run on the worker's thread), and wait their turn
     @Slot(object)
     def _on_message(self, message: object) -> None:
+        self._later(lambda: self._apply(message))
+
+    @Slot(str, object)
+    def _job_finished_signal(self, name: str, outcome: object) -> None:
+        if name != WARM_UP:
+            self._later(lambda: self._on_job_finished(name, outcome))
+
+    @Slot(str)
+    def _job_cancelled_signal(self, name: str) -> None:
+        self._later(lambda: self._on_job_cancelled(name))
+
+    @Slot(str, str)
+    def _job_failed_signal(self, name: str, message: str) -> None:
+        if name == WARM_UP:  # the first real job will report the same problem
+            log.warning("loading the engine failed: %s", message)
+            return
+        self._later(lambda: self._on_job_failed(name, message))
+
+    def _apply(self, message: object) -> None:
+        """Apply one message of the compute thread: the one place the model changes."""
         if self._closed:
             return
         if isinstance(message, RunState):
             self._job_state(message)
         elif isinstance(message, Progress):
             self._stage_progress(message)
-        elif isinstance(message, RunProgress):
-            self.progress.emit(message)
-        elif isinstance(message, Evaluation):
-            self._changed = True
-            self.evaluationFinished.emit(message)
-        elif isinstance(message, Proposal):
-            self.proposalReady.emit(message)
-        elif isinstance(message, PosteriorSnapshot):
-            self.posteriorReady.emit(message)
-        elif isinstance(message, GridSnapshot):
-            self.gridReady.emit(message)
-        elif isinstance(message, DatasetSnapshot):
-            self.datasetReady.emit(message)
-        elif isinstance(message, CampaignOpened):
-            self._has_campaign = self._changed = True
-            self._note(f"campaign {message.path}: {message.n_evaluations} evaluations stored")
-            self.campaignOpened.emit(message)
-        elif isinstance(message, FinalModel):
-            self.finalModelReady.emit(message)
-        elif isinstance(message, Notice):
-            if message.problem:
-                self.failed.emit(message.text)
-            else:
-                self._note(message.text)
-        elif isinstance(message, CampaignClosed):
-            self._has_campaign = False
-            self._changed = True
         else:
-            log.warning("unknown message from the compute thread: %r", message)
+            if isinstance(message, Evaluation | CampaignOpened | CampaignClosed):
+                self._changed = True
+            self.model.apply(message)
+            if isinstance(message, CampaignOpened):
+                log.info("campaign %s: %d evaluations stored", message.path,
+                         message.n_evaluations)
 
     def _stage_progress(self, report: Progress) -> None:
-        """A preparation stage's report, at most every :data:`STAGE_REPORT_INTERVAL` s."""
+        """A preparation stage's report (named, with an ETA from the stage's own rate), at most
+        every :data:`STAGE_REPORT_INTERVAL` s."""
         now = time.monotonic()
+        if report.stage != self._last_stage or report.step <= 1:
+            self._stage_start = now
         if (report.step >= report.total or report.stage != self._last_stage
                 or now - self._last_report >= STAGE_REPORT_INTERVAL):
             self._last_stage, self._last_report = report.stage, now
-            self.progress.emit(RunProgress(report.stage, report.step, report.total,
-                                           loss=report.loss, message=report.message))
+            done = report.step
+            eta = ((now - self._stage_start) / done * (report.total - done)
+                   if 0 < done < report.total else float("nan"))
+            name = STAGE_NAMES.get(report.stage, report.stage)
+            text = f"{name}: {report.message}" if report.message else name
+            self.model.apply(RunProgress(report.stage, report.step, report.total,
+                                         loss=report.loss, eta_seconds=eta, message=text))
 
     def _job_state(self, state: RunState) -> None:
         """A state the job entered; a pending pause or stop request keeps showing."""
@@ -433,14 +553,12 @@ class CampaignController(QObject):
         self._set_state(state)
 
     def _set_state(self, state: RunState) -> None:
-        if state is not self._state:
-            self._state = state
-            self.stateChanged.emit(state)
+        self.model.set_state(state)
 
     def _fail(self, message: str) -> None:
         log.warning("%s", message)
-        self.failed.emit(message)
+        self.model.report_error(message)
 
     def _note(self, text: str) -> None:
         log.info("%s", text)
-        self.logMessage.emit(text)
+        self.model.note(text)

@@ -1,24 +1,18 @@
-"""What the controller and the compute thread's jobs exchange besides ``workers.messages``.
+"""What the controller and the compute thread's jobs exchange besides ``model.messages``.
 
-Light (no Qt, no torch): :class:`Outcome` (how a job ended), :class:`Notice` and
-:class:`CampaignClosed` (posted by jobs; the controller turns them into signals or state), and
-:class:`UserPoints`, the thread-safe queue of latent points a person asked to evaluate next,
-and :class:`EtaProgress`, which turns a training's epoch reports into :class:`RunProgress`.
+Light (no Qt, no torch): :class:`Outcome` (how a job ended) and :class:`EtaProgress`, which
+turns a training's epoch reports into :class:`RunProgress`.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from zbo_gui.core.types import Progress
-from zbo_gui.workers.messages import RunProgress, RunState
+from zbo_gui.model.messages import RunProgress, RunState
 
 Post = Callable[[object], None]
 
@@ -37,53 +31,6 @@ class Outcome:
     state: RunState
     reason: str = ""
     paused: bool = False
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A line for the person that does not end the job.
-
-    Attributes:
-        text: the line.
-        problem: True for a refused request (shown like a failure), False for information.
-    """
-
-    text: str
-    problem: bool = False
-
-
-@dataclass(frozen=True)
-class CampaignClosed:
-    """The open campaign was closed (before opening or re-creating the same file)."""
-
-    path: str
-
-
-class UserPoints:
-    """Thread-safe FIFO of latent points a person asked to evaluate next."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._points: deque[np.ndarray] = deque()
-
-    def push(self, z: np.ndarray) -> None:
-        """Queue ``z`` ``(2,)``."""
-        with self._lock:
-            self._points.append(np.array(z, dtype=np.float64).reshape(2))
-
-    def pop(self) -> np.ndarray | None:
-        """The oldest queued point, or None."""
-        with self._lock:
-            return self._points.popleft() if self._points else None
-
-    def clear(self) -> None:
-        """Forget every queued point."""
-        with self._lock:
-            self._points.clear()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._points)
 
 
 class EtaProgress:

@@ -3,12 +3,12 @@
 Qt-free. Every method of :class:`CampaignSession` runs on the compute thread (as the body of a
 :class:`~zbo_gui.workers.worker.Job`): it owns the :class:`~zbo_gui.runner.CampaignRunner` and
 its HDF5 file, so every engine call happens on that one thread (one pyro training per process,
-DESIGN.md §3). It reports by posting frozen messages (``workers.messages``, core
-``Evaluation``/``Proposal``, :class:`RunState`, and the private :class:`Notice` and
-:class:`CampaignClosed`) and returns an :class:`Outcome`.
+DESIGN.md §3). It reports by posting frozen messages (``model.messages``, core
+``Evaluation``/``Proposal``, :class:`RunState`) and returns an :class:`Outcome`. The run loop
+is the runner's (:meth:`CampaignRunner.run`), shared with the ``zbo`` command.
 
 The controller shares two thread-safe objects with a running job: the pause ``Event`` and the
-:class:`UserPoints` queue ("evaluate this point next").
+:class:`~zbo_gui.core.types.UserPoints` queue ("evaluate this point next").
 """
 
 from __future__ import annotations
@@ -30,25 +30,21 @@ from zbo_gui.core.campaign import Campaign
 from zbo_gui.core.config import CampaignConfig
 from zbo_gui.core.datasets import ImageSet, load_dataset
 from zbo_gui.core.errors import CampaignError
-from zbo_gui.core.types import Controls, Evaluation, Progress, Proposal
-from zbo_gui.runner import CampaignRunner
-from zbo_gui.storage.campaign_file import STAGES, same_file
-from zbo_gui.workers.jobs import (
+from zbo_gui.core.schedules import ScheduleLibrary
+from zbo_gui.core.types import Controls, Evaluation, Progress, Proposal, UserPoints
+from zbo_gui.model.messages import (
     CampaignClosed,
-    EtaProgress,
-    Notice,
-    Outcome,
-    Post,
-    UserPoints,
-)
-from zbo_gui.workers.messages import (
     CampaignOpened,
     DatasetSnapshot,
     FinalModel,
     GridSnapshot,
+    Notice,
     PosteriorSnapshot,
     RunState,
 )
+from zbo_gui.runner import CampaignRunner
+from zbo_gui.storage.campaign_file import STAGES, same_file
+from zbo_gui.workers.jobs import EtaProgress, Outcome, Post
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +78,9 @@ def full_dataset_config(config: CampaignConfig) -> CampaignConfig:
     """
     ds = config.dataset
     if ds.source == "demo":
-        from sklearn.datasets import load_digits
+        from zbo_gui.core.datasets import bundled_digits
 
-        available = int(np.isin(load_digits().target, ds.digits).sum())
+        available = int(np.isin(bundled_digits()[1], ds.digits).sum())
         changes: dict[str, object] = {"n_images": max(ds.n_images, available)}
     elif os.path.exists(ds.source):
         changes = {"n_images": ALL_IMAGES}  # a subset takes min(n_images, images available)
@@ -93,6 +89,17 @@ def full_dataset_config(config: CampaignConfig) -> CampaignConfig:
     else:
         return config
     return config.replace(dataset=dataclasses.replace(ds, **changes))
+
+
+class _Forward:
+    """A progress sink that forwards to a target set later (each evaluation's tracker)."""
+
+    def __init__(self) -> None:
+        self.target: EtaProgress | None = None
+
+    def __call__(self, report: Progress) -> None:
+        if self.target is not None:
+            self.target(report)
 
 
 class CampaignSession:
@@ -110,16 +117,18 @@ class CampaignSession:
 
     # ------------------------------------------------------------------ open and close
     def create(self, controls: Controls, path: str, config: CampaignConfig,
-               overwrite: bool = False) -> Outcome:
+               library: ScheduleLibrary | None = None, overwrite: bool = False) -> Outcome:
         """Create a campaign file at ``path`` with its dataset and seed stages.
 
         Everything is checked and the new file built beside ``path`` first
         (:meth:`CampaignRunner.draft`); only then is the campaign open on that same path (if
         any) closed and its file replaced. A failure before that leaves the open campaign and
-        its file as they were.
+        its file as they were. ``library``: the seed library to use as it is (the window's
+        draft); default: built from ``config``.
         """
         self._post(RunState.PREPARING)
-        with CampaignRunner.draft(path, config, overwrite=overwrite, controls=controls) as new:
+        with CampaignRunner.draft(path, config, overwrite=overwrite, library=library,
+                                  controls=controls) as new:
             controls.check()  # a stop now keeps the old file
             self._close_if_same(path)
             runner = new.publish()
@@ -151,6 +160,14 @@ class CampaignSession:
         self._sent_dataset = any(isinstance(m, DatasetSnapshot) for m in messages)
         self._sent_grid = any(isinstance(m, GridSnapshot) for m in messages)
         return Outcome(self._rest_state())
+
+    def save_as(self, controls: Controls, target: str) -> Outcome:
+        """Copy the open campaign to ``target`` (a campaign file there is replaced) and
+        continue there: the copy is opened, the original closed."""
+        if self.runner is None:
+            raise CampaignError("no campaign is open")
+        self.runner.store.copy_to(target, overwrite=True)
+        return self.open(controls, target)
 
     def _read_back(self, runner: CampaignRunner, controls: Controls) -> list[object]:
         store = runner.store
@@ -238,6 +255,7 @@ class CampaignSession:
             seed_families=tuple(library.families),
             beta_lo=float(cfg.schedules.beta_lo), beta_hi=float(cfg.schedules.beta_hi),
             reconstruction_rms=float(meta.get("reconstruction_rms", float("nan"))),
+            decoder_sigma=float(meta.get("decoder_sig", float("nan"))),
         )
 
     @staticmethod
@@ -262,55 +280,50 @@ class CampaignSession:
     # ------------------------------------------------------------------ evaluating
     def run(self, controls: Controls, pause: threading.Event, points: UserPoints,
             until_done: bool = True) -> Outcome:
-        """Evaluate the queued user points, then (``until_done``) proposals until the campaign
-        stops or a pause is requested; checks for cancellation before each evaluation."""
-        self._require_runner().check_resources()
-        campaign = self._prepare(controls)
-        running = False
-        while True:
-            controls.check()
-            proposal = self._user_proposal(campaign, points)
-            if proposal is None:
-                if not until_done:
-                    return Outcome(self._rest_state())
-                if pause.is_set():
-                    return Outcome(RunState.IDLE, paused=True)
-                proposal = campaign.ask()
-                if proposal is None:
-                    assert campaign.stop_reason is not None
-                    return Outcome(RunState.FINISHED, campaign.stop_reason.value)
-            if not running:
-                self._post(RunState.RUNNING)
-                running = True
-            self._evaluate(proposal, controls)
-
-    def _user_proposal(self, campaign: Campaign, points: UserPoints) -> Proposal | None:
-        while (z := points.pop()) is not None:
-            try:
-                return campaign.propose_point(z)
-            except CampaignError as exc:
-                log.warning("user point refused: %s", exc)
-                self._post(Notice(str(exc), problem=True))
-        return None
-
-    def _evaluate(self, proposal: Proposal, controls: Controls) -> Evaluation:
+        """The runner's run loop (:meth:`CampaignRunner.run`) with everything posted: the
+        queued user points, then (``until_done``) proposals until the campaign stops or a
+        pause is requested."""
         runner = self._require_runner()
+        runner.check_resources()
+        self._prepare(controls)
+        progress = _Forward()
+        started = False
+
+        def proposed(proposal: Proposal) -> None:
+            nonlocal started
+            if not started:
+                self._post(RunState.RUNNING)
+                started = True
+            progress.target = self._eta(runner)
+            self._post(proposal)
+
+        def evaluated(evaluation: Evaluation) -> None:
+            self._post(evaluation)
+            posterior = self._posterior_snapshot(runner)
+            if posterior is not None:
+                self._post(posterior)
+
+        end = runner.run(Controls(progress=progress, cancel=controls.cancel), points=points,
+                         pause=pause, until_done=until_done, on_proposal=proposed,
+                         on_evaluation=evaluated,
+                         on_refused=lambda text: self._post(Notice(text, problem=True)))
+        if end.reason is not None:
+            return Outcome(RunState.FINISHED, end.reason.value)
+        if end.paused:
+            return Outcome(RunState.IDLE, paused=True)
+        return Outcome(self._rest_state())
+
+    def _eta(self, runner: CampaignRunner) -> EtaProgress:
+        """The progress tracker of the next evaluation (ETA from the finished ones)."""
         campaign = runner.campaign
         assert campaign is not None
         number = len(campaign.evaluations) + 1
         durations = [e.seconds for e in campaign.evaluations if e.seconds > 0]
-        tracker = EtaProgress(
+        return EtaProgress(
             self._post, "evaluation", runner.config.objective.replicates, number,
             max(runner.config.bo.budget, number),
             float(np.mean(durations)) if durations else float("nan"),
         )
-        self._post(proposal)
-        evaluation = runner.evaluate(proposal, Controls(progress=tracker, cancel=controls.cancel))
-        self._post(evaluation)
-        posterior = self._posterior_snapshot(runner)
-        if posterior is not None:
-            self._post(posterior)
-        return evaluation
 
     # ------------------------------------------------------------------ final model
     def train_final(self, controls: Controls, which: str, full_dataset: bool = True) -> Outcome:

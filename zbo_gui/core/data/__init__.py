@@ -24,7 +24,12 @@ from zbo_gui.core.data.base import (
 )
 from zbo_gui.core.data.particles import particle_images
 from zbo_gui.core.data.readers import detect_format, open_images, read_labels
-from zbo_gui.core.data.summary import DataSummary, inspect_file, summarize_images
+from zbo_gui.core.data.summary import (
+    DataSummary,
+    image_candidates,
+    inspect_file,
+    summarize_images,
+)
 
 __all__ = [
     "CROP_MODES",
@@ -35,6 +40,7 @@ __all__ = [
     "DatasetWarning",
     "RawImages",
     "detect_format",
+    "image_candidates",
     "inspect_file",
     "open_images",
     "particle_images",

@@ -202,3 +202,33 @@ def summarize_images(images: np.ndarray, labels: np.ndarray | None, source: str,
         value_range=(lo, hi) if finite else None, nan_count=bad, constant_images=constant,
         fingerprint=fingerprint, labels=_label_counts(labels), steps=steps,
         warnings=warnings)
+
+
+def image_candidates(path: str | Path, fmt: str) -> list[tuple[str, str]]:
+    """The arrays of an NPZ file or the image datasets of an HDF5 file that could be the images.
+
+    Args:
+        path: The file.
+        fmt: Its format (``npz`` or ``hdf5``; other formats have no candidates).
+
+    Returns:
+        ``(key, description)`` pairs in file order; ``labels`` arrays are left out.
+
+    Raises:
+        DatasetError: If the file cannot be read.
+    """
+    path = Path(path)
+    if fmt == "npz":
+        members = npz_members(path)
+        return [(name, f"{name}  {shape} {dtype}") for name, (shape, dtype) in members.items()
+                if len(shape) >= 2 and dtype.kind in "biuf" and name != "labels"]
+    if fmt == "hdf5":
+        import h5py
+
+        from zbo_gui.core.data.hdf5 import image_datasets
+
+        with reading(str(path), "HDF5"), h5py.File(path, "r", locking=False) as handle:
+            found = image_datasets(handle)
+        return [(name, f"{name}  {shape} {dtype}") for name, shape, dtype in found
+                if name.rsplit("/", 1)[-1] != "labels"]
+    return []
