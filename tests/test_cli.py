@@ -145,7 +145,9 @@ def test_export_csv_is_the_best_schedule_with_a_training_script(quick_file: Path
         rows = list(csv.reader(f))
     assert rows[0] == ["epoch", "beta_c", "beta_d"]
     assert [int(r[0]) for r in rows[1:]] == list(range(QUICK.schedules.n_epochs))
-    np.testing.assert_array_equal([float(r[1]) for r in rows[1:]], best.proposal.schedule)
+    # exact at the stored (single) precision, written without float32 noise
+    np.testing.assert_array_equal(np.array([r[1] for r in rows[1:]], dtype=np.float32),
+                                  best.proposal.schedule.astype(np.float32))
     assert all(float(r[2]) == QUICK.jrvae.beta_d for r in rows[1:])
     script = tmp_path / "best_train.py"
     assert script.is_file()
@@ -163,7 +165,8 @@ def test_export_json_is_the_best_evaluation(quick_file: Path, tmp_path: Path) ->
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["format"] == "zbo-schedule"
     assert document["which"] == "evaluated"
-    assert document["schedule"] == best.proposal.schedule.tolist()
+    np.testing.assert_array_equal(np.array(document["schedule"], dtype=np.float32),
+                                  best.proposal.schedule.astype(np.float32))
     assert document["z"] == best.proposal.z.tolist()
     assert document["objective"] == best.objective
     assert document["beta_d"] == QUICK.jrvae.beta_d
@@ -198,7 +201,8 @@ def test_export_predicted_is_a_feasible_grid_schedule(quick_file: Path,
     match = np.flatnonzero(np.all(points == np.asarray(document["z"]), axis=1))
     assert match.size == 1
     assert np.asarray(grid.feasible).ravel()[match[0]]
-    np.testing.assert_array_equal(decoded[match[0]], document["schedule"])
+    np.testing.assert_array_equal(decoded[match[0]].astype(np.float32),
+                                  np.array(document["schedule"], dtype=np.float32))
 
 
 # ---------------------------------------------------------------------------- kill and resume

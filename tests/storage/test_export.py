@@ -176,3 +176,22 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(
         export_csv(path, schedule, 1.0)
     assert path.read_text() == "old contents\n"
     assert [p.name for p in tmp_path.iterdir()] == ["best.csv"]
+
+
+def test_float32_schedules_are_written_without_float32_noise(tmp_path: Path) -> None:
+    """A schedule computed in float32 once exported ``0.10000000149011612``."""
+    schedule = np.array([0.1, 2.3, 7.77, 1e-3, 0.5], dtype=np.float32)
+    path = tmp_path / "best.csv"
+    export_csv(path, schedule, 1.0)
+    text = path.read_text()
+    assert "0.10000000149011612" not in text
+    assert text.splitlines()[1:3] == ["0,0.1,1.0", "1,2.3,1.0"]
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    back = np.array([float(r[1]) for r in rows], dtype=np.float32)
+    assert np.array_equal(back, schedule)  # exact at the stored precision
+    export_json(tmp_path / "best.json", schedule, 1.0, objective=0.5, z=np.zeros(2),
+                which="best_evaluated", config={})
+    document = json.loads((tmp_path / "best.json").read_text())
+    assert document["schedule"][:3] == [0.1, 2.3, 7.77]
+    assert np.array_equal(np.array(document["schedule"], dtype=np.float32), schedule)

@@ -83,17 +83,32 @@ def _plain(obj: Any) -> Any:
     return str(obj)
 
 
+def shortest(value: float) -> float:
+    """``value`` with the fewest digits that still round to it at its stored precision.
+
+    Schedules are computed and stored in float32: ``0.1`` in float32 is
+    ``0.10000000149011612`` in float64, noise a person should not read in an export. A value
+    that float32 holds exactly becomes the shortest decimal that rounds to the same float32
+    (``0.1``); any other value is kept as it is (it prints with ``repr`` precision).
+    """
+    value = float(value)
+    single = np.float32(value)
+    if math.isfinite(value) and float(single) == value:
+        return float(str(single))
+    return value
+
+
 def csv_text(schedule: np.ndarray, beta_d: float) -> str:
     """The CSV export as text: header ``epoch,beta_c,beta_d``, one row per epoch from 0.
 
-    Floats are written with ``repr`` precision, so they parse back exactly.
+    Floats parse back exactly at their stored precision (see :func:`shortest`).
     """
     array = _check(schedule, beta_d)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for epoch, value in enumerate(array):
-        writer.writerow((epoch, repr(float(value)), repr(float(beta_d))))
+        writer.writerow((epoch, repr(shortest(value)), repr(shortest(beta_d))))
     return buffer.getvalue()
 
 
@@ -140,8 +155,8 @@ def export_json(
         "which": which,
         "objective": _plain(float(objective)),
         "z": _plain(np.asarray(z, dtype=np.float64).ravel()),
-        "beta_d": float(beta_d),
-        "schedule": [float(v) for v in array],
+        "beta_d": shortest(beta_d),
+        "schedule": [shortest(v) for v in array],
         "config": _plain(config),
         "extra": _plain(extra or {}),
     }
@@ -260,7 +275,18 @@ def check_export_targets(path: str | os.PathLike[str], fmt: str,
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
     for target in export_paths(path, fmt):
-        check_export(target, [Path(p) for p in protected])
+        check_writable(target, protected)
+
+
+def check_writable(path: str | os.PathLike[str],
+                   protected: Sequence[str | os.PathLike[str]] = ()) -> None:
+    """Refuse to write any exported file (a table, a picture) onto a folder, an HDF5 file or a
+    ``protected`` file, or into a missing folder.
+
+    Raises:
+        CampaignFileError: one line naming the path and the problem.
+    """
+    check_export(Path(path), [Path(p) for p in protected])
 
 
 def write_export(
