@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from zbo_gui.gui.main_window import MainWindow, schedule_screenshot
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     controller = CampaignController()
     window = MainWindow(controller, _settings())
     window.show()
+    QTimer.singleShot(300, controller.warm_up)  # the engine loads while the person looks
     if args.file:
         if not Path(args.file).is_file():
             print(f"zbo-gui: error: campaign file not found: {args.file}", file=sys.stderr)
@@ -78,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.demo:
         from zbo_gui.core.config import demo_config, quick_config
 
-        window.new_campaign(str(demo_path()), quick_config() if args.quick else demo_config())
+        window.draft.load(quick_config() if args.quick else demo_config())
+        window.loader.reload()
+        window.new_campaign(str(demo_path()))
     if args.screenshot:
         schedule_screenshot(window, args.screenshot, wait_for_load=bool(args.file or args.demo))
     return app.exec()

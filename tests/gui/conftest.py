@@ -9,6 +9,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from zbo_gui.core.config import CampaignConfig
 from zbo_gui.core.types import (
     Evaluation,
     EvaluationStatus,
@@ -16,7 +17,8 @@ from zbo_gui.core.types import (
     Proposal,
     ProposalSource,
 )
-from zbo_gui.workers.messages import GridSnapshot, PosteriorSnapshot
+from zbo_gui.model.campaign import CampaignModel
+from zbo_gui.model.messages import CampaignOpened, GridSnapshot, PosteriorSnapshot
 
 NX, NY, N_EPOCHS = 30, 20, 12  # a non-square grid: a transpose cannot go unnoticed
 
@@ -97,3 +99,35 @@ def posterior(grid: GridSnapshot) -> PosteriorSnapshot:
 @pytest.fixture
 def evaluations() -> list[Evaluation]:
     return make_evaluations()
+
+
+def opened_model(config: CampaignConfig | None = None) -> CampaignModel:
+    """A campaign model with a campaign ``/tmp/c.h5`` open (nothing applied yet)."""
+    model = CampaignModel()
+    model.apply(CampaignOpened("/tmp/c.h5", config or CampaignConfig(), 0, ()))
+    return model
+
+
+@pytest.fixture
+def model() -> CampaignModel:
+    return opened_model()
+
+
+@pytest.fixture(autouse=True)
+def _collect_widgets_between_tests(qapp):
+    """Collect the last test's widgets now, not in the middle of the next test's painting.
+
+    pyqtgraph views hold reference cycles; a garbage collection that happens to run while Qt
+    paints (any Python allocation can trigger one) would destroy a closed widget's paint
+    device under the painter ("Cannot destroy paint device that is being painted").
+    """
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    yield
+    qapp.processEvents()
+    # Qt deletes what was scheduled for deletion (closed windows, their dialogs) first, then
+    # Python collects the wrappers: never a wrapper's collection deleting a live C++ tree
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()

@@ -19,17 +19,23 @@ from PySide6.QtWidgets import (
     QLineEdit,
 )
 
-from zbo_gui.core.config import DatasetConfig
-from zbo_gui.gui.dataset_panel import PREVIEW_COUNT, DatasetPanel, mosaic
+from zbo_gui.core.config import CampaignConfig, DatasetConfig, JrVAEConfig
+from zbo_gui.gui.dataset_panel import DatasetPanel
+from zbo_gui.gui.dataset_summary import mosaic
+from zbo_gui.model.draft import DraftModel
+from zbo_gui.workers.dataset_preview import PREVIEW_COUNT, DatasetLoader
 
 START = DatasetConfig(n_images=40, image_size=12)
 
 
 @pytest.fixture
 def panel(qtbot):
-    widget = DatasetPanel(START, classes=3, seed=1)
+    draft = DraftModel(CampaignConfig(seed=1, dataset=START, jrvae=JrVAEConfig(classes=3)))
+    loader = DatasetLoader(draft)
+    widget = DatasetPanel(draft, loader)
     qtbot.addWidget(widget)
-    return widget
+    yield widget
+    loader.shutdown()
 
 
 def _stack(n: int = 30, h: int = 10, w: int = 12, seed: int = 0) -> np.ndarray:
@@ -44,10 +50,9 @@ def _write_npy(tmp_path: Path, name: str = "stack.npy", **kwargs) -> Path:
 
 def test_open_npy_shows_summary_and_preview(panel, qtbot, tmp_path) -> None:
     path = _write_npy(tmp_path)
-    with qtbot.waitSignal(panel.datasetChanged) as blocker:
-        assert panel.open_path(path)
-    summary = blocker.args[0]
-    assert summary is panel.summary() and panel.summary_complete()
+    assert panel.open_path(path)
+    summary = panel.summary()
+    assert summary is panel.draft.preview.summary and panel.summary_complete()
     assert summary.count == 30 and summary.image_shape == (10, 12)
     labels = panel.summary_labels
     assert labels["count"].text() == "30"
@@ -97,8 +102,7 @@ def test_drop_a_file_and_a_folder(panel, qtbot, tmp_path) -> None:
     assert enter.isAccepted()
     drop = QDropEvent(QPointF(panel.rect().center()), Qt.DropAction.CopyAction, mime,
                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    with qtbot.waitSignal(panel.datasetChanged):
-        QApplication.sendEvent(panel, drop)
+    QApplication.sendEvent(panel, drop)
     assert drop.isAccepted()
     assert panel.dataset_config().source == str(path) and panel.summary().count == 20
 
@@ -164,12 +168,12 @@ def test_settings_are_bound_to_the_dataset_config(panel, qtbot, tmp_path) -> Non
     panel.form.editor("image_size").setValue(2)  # type: ignore[attr-defined]
     assert "dataset.image_size" in panel.form.error_label("image_size").text()
     assert not panel.is_valid()
-    panel.set_classes(5)
-    assert panel.classes() == 5
+    panel.classes_form.editor("classes").setValue(5)  # type: ignore[attr-defined]
+    assert panel.classes() == 5 == panel.draft.config.jrvae.classes
     assert panel.form.editor("crop").isEnabled()  # a file: file settings apply
     assert not panel.form.editor("digits").isEnabled()
-    panel.set_config(START)
-    assert panel.dataset_config() == START
+    panel.draft.set_dataset(START)  # the draft changed elsewhere: the panel follows
+    assert panel.form.value().source == "demo" and panel.dataset_config() == START
 
 
 def test_builtin_demos_preview_and_summary(panel, qtbot) -> None:
@@ -194,3 +198,25 @@ def test_every_control_has_a_tooltip(panel) -> None:
     assert len(controls) > 15
     assert [c.objectName() or type(c).__name__ for c in controls if not c.toolTip()] == []
     assert panel.preview_widget.toolTip()
+
+
+def test_an_open_campaign_is_shown_read_only(qtbot) -> None:
+    from tests.gui.conftest import opened_model
+    from zbo_gui.model.messages import DatasetSnapshot
+
+    campaign = opened_model(CampaignConfig(dataset=DatasetConfig(n_images=99, image_size=10)))
+    images = np.random.default_rng(0).random((20, 10, 10)).astype(np.float32)
+    campaign.apply(DatasetSnapshot(images, None, 99, "demo: digits", "ab" * 32))
+    draft = DraftModel(CampaignConfig(dataset=START))
+    loader = DatasetLoader(draft)
+    widget = DatasetPanel(draft, loader, campaign)
+    qtbot.addWidget(widget)
+    widget.show_campaign(True)
+    assert widget.campaign_view and not widget.open_button.isEnabled()
+    assert not widget.form.isEnabled() and widget.banner.isVisibleTo(widget)
+    assert widget.form.value().n_images == 99  # the campaign's, not the draft's
+    assert widget.summary_labels["count"].text().startswith("99")
+    assert draft.config.dataset == START
+    widget.show_campaign(False)
+    assert widget.form.value().n_images == START.n_images and widget.open_button.isEnabled()
+    loader.shutdown()

@@ -17,15 +17,16 @@ DISPLAY = QtCore.Qt.ItemDataRole.DisplayRole
 
 
 @pytest.fixture
-def table(qtbot, evaluations) -> EvaluationsTable:
-    widget = EvaluationsTable()
+def table(qtbot, model, evaluations) -> EvaluationsTable:
+    widget = EvaluationsTable(model)
     qtbot.addWidget(widget)
     widget.resize(900, 300)
-    widget.set_evaluations(evaluations[:5])
-    for ev in evaluations[5:]:
-        widget.add_evaluation(ev)
+    for ev in evaluations[:5]:
+        model.apply(ev)
     widget.show()
     qtbot.waitExposed(widget)
+    for ev in evaluations[5:]:  # rows arriving while the table is shown
+        model.apply(ev)
     return widget
 
 
@@ -40,7 +41,7 @@ def test_columns_and_cells(table) -> None:
     assert [model.headerData(c, QtCore.Qt.Orientation.Horizontal) for c in range(11)] == list(
         COLUMNS)
     row = [model.index(4, c).data(DISPLAY) for c in range(11)]
-    assert row[:4] == ["5", "user ★", "succeeded", "0.55"]
+    assert row[:4] == ["5", "you", "succeeded", "★ 0.55"]  # ★: the best, as on the map
     assert row[4] == "0.65" and row[6] == "0.8" and row[7] == "0.6"
     assert row[USAGE] == "90% / 10% / 0%"
     assert row[9] == "12.5"
@@ -56,7 +57,7 @@ def test_columns_and_cells(table) -> None:
                             QtCore.Qt.ItemDataRole.ToolTipRole)
 
 
-def test_sorting_is_numeric_with_nan_last(table) -> None:
+def test_sorting_is_numeric_with_nan_last(table, model) -> None:
     table.view.sortByColumn(OBJECTIVE, QtCore.Qt.SortOrder.AscendingOrder)
     values = table.displayed_column(OBJECTIVE)
     assert values[:5] == [0.1, 0.2, 0.3, 0.35, 0.55] and all(_is_nan(v) for v in values[5:])
@@ -65,7 +66,7 @@ def test_sorting_is_numeric_with_nan_last(table) -> None:
     assert values[:5] == [0.55, 0.35, 0.3, 0.2, 0.1] and all(_is_nan(v) for v in values[5:])
     # numeric, not lexical: 10 sorts after 9 in the "#" column
     for i in range(7, 11):
-        table.add_evaluation(make_evaluation(i, (0.0, 0.0), 0.01 * i))
+        model.apply(make_evaluation(i, (0.0, 0.0), 0.01 * i))
     table.view.sortByColumn(0, QtCore.Qt.SortOrder.AscendingOrder)
     assert table.displayed_column(0, DISPLAY) == [str(i) for i in range(1, 12)]
     # class usage sorts by the smallest share: the dead class comes first
@@ -73,7 +74,7 @@ def test_sorting_is_numeric_with_nan_last(table) -> None:
     assert table.displayed_column(USAGE, DISPLAY)[0] == "90% / 10% / 0%"
 
 
-def test_selection_maps_through_the_proxy(qtbot, table) -> None:
+def test_selection_maps_through_the_proxy(qtbot, table, model) -> None:
     table.view.sortByColumn(OBJECTIVE, QtCore.Qt.SortOrder.DescendingOrder)
     # the top row is now evaluation index 4 (objective 0.55); click it
     rect = table.view.visualRect(table.proxy.index(0, OBJECTIVE))
@@ -82,6 +83,7 @@ def test_selection_maps_through_the_proxy(qtbot, table) -> None:
                          pos=rect.center())
     assert blocker.args == [4]
     assert table.selected_evaluation() == 4
+    assert model.selection is not None and model.selection.evaluation == 4  # on the model
     rect = table.view.visualRect(table.proxy.index(1, OBJECTIVE))
     with qtbot.waitSignal(table.evaluationSelected, timeout=2000) as blocker:
         qtbot.mouseClick(table.view.viewport(), QtCore.Qt.MouseButton.LeftButton,
@@ -93,11 +95,16 @@ def test_selection_maps_through_the_proxy(qtbot, table) -> None:
     assert not table.select_evaluation(99)
 
 
-def test_add_evaluation_replaces_same_index(table) -> None:
-    table.add_evaluation(make_evaluation(2, (1.0, -0.5), 0.7))
-    assert table.model.rowCount() == 7
-    assert table.model.index(2, OBJECTIVE).data(DISPLAY) == "0.7"
-    assert table.model.index(2, 0).data(QtCore.Qt.ItemDataRole.BackgroundRole) is None
+def test_the_star_follows_the_best_and_a_new_campaign_empties_the_table(table, model) -> None:
+    from zbo_gui.core.config import CampaignConfig
+    from zbo_gui.model.messages import CampaignOpened
+
+    model.apply(make_evaluation(7, (1.0, -0.5), 0.7))
+    assert table.model.rowCount() == 8
+    assert table.model.index(7, OBJECTIVE).data(DISPLAY) == "★ 0.7"
+    assert table.model.index(4, OBJECTIVE).data(DISPLAY) == "0.55"
+    model.apply(CampaignOpened("/tmp/other.h5", CampaignConfig(), 0, ()))
+    assert table.model.rowCount() == 0
 
 
 def test_export_csv(table, tmp_path) -> None:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from tests.gui.conftest import make_evaluation, make_posterior
+from zbo_gui.core.config import CampaignConfig
 from zbo_gui.core.types import Proposal, ProposalSource
 from zbo_gui.gui.latent_map import LatentMapView, grid_rect
 from zbo_gui.gui.plots import png_size
-from zbo_gui.workers.messages import GridSnapshot, PosteriorSnapshot
+from zbo_gui.model.messages import CampaignClosed, CampaignOpened, GridSnapshot, PosteriorSnapshot
 
 
 @pytest.fixture
-def view(qtbot) -> LatentMapView:
-    widget = LatentMapView()
+def view(qtbot, model) -> LatentMapView:
+    widget = LatentMapView(model)
     qtbot.addWidget(widget)
     widget.resize(640, 480)
     widget.show()
@@ -37,9 +40,9 @@ def _viewport_pos(view: LatentMapView, x: float, y: float) -> QtCore.QPoint:
     return plot.mapFromScene(scene_point)
 
 
-def test_heatmap_is_row_major_and_placed_on_grid(view, grid, posterior) -> None:
-    view.set_grid(grid)
-    view.set_posterior(posterior)
+def test_heatmap_is_row_major_and_placed_on_grid(view, model, grid, posterior) -> None:
+    model.apply(grid)
+    model.apply(posterior)
     image = view.heatmap_image()
     assert image is not None
     assert image.shape == (grid.y.size, grid.x.size) == (20, 30)
@@ -62,8 +65,8 @@ def test_heatmap_is_row_major_and_placed_on_grid(view, grid, posterior) -> None:
         (np.nanmin(image), np.nanmax(image)))
 
 
-def test_infeasible_region_is_greyed(view, grid) -> None:
-    view.set_grid(grid)
+def test_infeasible_region_is_greyed(view, model, grid) -> None:
+    model.apply(grid)
     overlay = view.overlay_item().image
     assert overlay.shape == (20, 30, 4)
     np.testing.assert_array_equal(overlay[..., 3] > 0, ~grid.feasible)
@@ -71,9 +74,9 @@ def test_infeasible_region_is_greyed(view, grid) -> None:
     assert not view.is_feasible(2.5, 0.0) and view.is_feasible(0.0, 0.0)
 
 
-def test_layers_switch_the_displayed_image(qtbot, view, grid, posterior) -> None:
-    view.set_grid(grid)
-    view.set_posterior(posterior)
+def test_layers_switch_the_displayed_image(qtbot, view, model, grid, posterior) -> None:
+    model.apply(grid)
+    model.apply(posterior)
     with qtbot.waitSignal(view.layerChanged) as blocker:
         view.set_layer("std")
     assert blocker.args == ["std"]
@@ -90,21 +93,20 @@ def test_layers_switch_the_displayed_image(qtbot, view, grid, posterior) -> None
         view.set_layer("sigma")
 
 
-def test_mismatched_posterior_is_rejected(view, grid) -> None:
-    view.set_grid(grid)
+def test_mismatched_posterior_is_rejected(view, model, grid) -> None:
+    model.apply(grid)
     bad = PosteriorSnapshot(n_train=1, mean=np.zeros((30, 20)), std=np.zeros((30, 20)),
                             acquisition=np.zeros((30, 20)), acquisition_name="ei")
     with pytest.raises(ValueError, match=r"posterior.mean has shape \(30, 20\)"):
-        view.set_posterior(bad)
+        model.apply(bad)
 
 
-def test_evaluations_are_marked_by_outcome_and_source(view, grid, posterior,
+def test_evaluations_are_marked_by_outcome_and_source(view, model, grid, posterior,
                                                       evaluations) -> None:
-    view.set_grid(grid)
-    view.set_posterior(posterior)
-    view.set_evaluations(evaluations[:3])
-    for ev in evaluations[3:]:
-        view.add_evaluation(ev)
+    model.apply(grid)
+    model.apply(posterior)
+    for ev in evaluations:
+        model.apply(ev)
     assert len(view.failed_item.data) == 2
     assert len(view.user_item.data) == 1  # the user's failed point is a red cross
     assert len(view.evaluated_item.data) == 4
@@ -116,11 +118,11 @@ def test_evaluations_are_marked_by_outcome_and_source(view, grid, posterior,
     # the star sits on the best evaluation (#5, objective 0.55)
     best = view.best_item.getData()
     assert (best[0][0], best[1][0]) == pytest.approx((1.5, 0.0))
-    # replacing an evaluation by index does not add a point
-    view.add_evaluation(make_evaluation(6, (0.2, 0.2), 0.9))
-    assert len(view.evaluated_item.data) == 4
+    # a better one moves the star
+    model.apply(make_evaluation(7, (0.2, 0.4), 0.9))
+    assert len(view.evaluated_item.data) == 5
     best = view.best_item.getData()
-    assert (best[0][0], best[1][0]) == pytest.approx((0.2, 0.2))
+    assert (best[0][0], best[1][0]) == pytest.approx((0.2, 0.4))
     # the best predicted point is the max of the mean over the feasible grid
     iy, ix = divmod(posterior.best_index, grid.x.size)
     got = view.best_predicted_item.getData()
@@ -129,34 +131,37 @@ def test_evaluations_are_marked_by_outcome_and_source(view, grid, posterior,
     assert view.seed_item.data["data"][0] == "seed · cooldown"
 
 
-def test_proposal_ring_and_clear(view, grid, posterior, evaluations) -> None:
-    view.set_grid(grid)
-    view.set_posterior(posterior)
-    view.set_evaluations(evaluations)
-    proposal = Proposal(grid_index=0, z=np.array([0.7, -0.3]), schedule=np.ones(12),
-                        source=ProposalSource.ACQUISITION, acquisition=-1.5)
-    view.set_proposal(proposal)
+def test_proposal_ring_and_clear(view, model, grid, posterior, evaluations) -> None:
+    model.apply(grid)
+    model.apply(posterior)
+    for ev in evaluations:
+        model.apply(ev)
+    proposal = Proposal(grid_index=grid.index_of((0.7, -0.3)), z=np.array([0.7, -0.3]),
+                        schedule=np.ones(12), source=ProposalSource.ACQUISITION,
+                        acquisition=-1.5)
+    model.apply(proposal)
     x, y = view.proposal_item.getData()
     assert (x[0], y[0]) == pytest.approx((0.7, -0.3))
     assert view.proposal_item.opts["symbol"] == "o"
     assert view.proposal_item.opts["brush"].style() == QtCore.Qt.BrushStyle.NoBrush  # a ring
-    view.set_proposal(None)
+    done = make_evaluation(len(evaluations), (0.7, -0.3), 0.2)  # its evaluation removes it
+    model.apply(dataclasses.replace(done, proposal=proposal))
     assert len(view.proposal_item.data) == 0
-    view.set_proposal(proposal)
-    view.clear()
+    model.apply(CampaignClosed("/tmp/c.h5"))  # closing the campaign empties the map
     assert view.heatmap_image() is None
     for item in (view.seed_item, view.evaluated_item, view.failed_item, view.proposal_item,
                  view.best_item):
         assert len(item.data) == 0
-    # after clear() the view draws again
-    view.set_grid(grid)
-    view.set_posterior(make_posterior(grid))
+    # the next campaign draws again
+    model.apply(CampaignOpened("/tmp/d.h5", CampaignConfig(), 0, ()))
+    model.apply(grid)
+    model.apply(make_posterior(grid))
     assert view.heatmap_image() is not None
 
 
-def test_left_click_emits_latent_coordinates(qtbot, view, grid, posterior) -> None:
-    view.set_grid(grid)
-    view.set_posterior(posterior)
+def test_left_click_selects_the_latent_point(qtbot, view, model, grid, posterior) -> None:
+    model.apply(grid)
+    model.apply(posterior)
     target = (grid.x[9], grid.y[14])
     pos = _viewport_pos(view, *target)
     with qtbot.waitSignal(view.pointClicked, timeout=2000) as blocker:
@@ -171,11 +176,14 @@ def test_left_click_emits_latent_coordinates(qtbot, view, grid, posterior) -> No
     np.testing.assert_array_equal(view.schedule_at(x, y), grid.decoded[14 * 30 + 9])
     assert view.posterior_at(x, y) == pytest.approx(
         (posterior.mean[14, 9], posterior.std[14, 9]))
+    assert model.selection is not None and model.selection.z == (x, y)
+    marked = view.selection_item.getData()
+    assert (marked[0][0], marked[1][0]) == pytest.approx((x, y))
 
 
-def test_hover_emits_and_updates_readout(qtbot, view, grid, posterior) -> None:
-    view.set_grid(grid)
-    view.set_posterior(posterior)
+def test_hover_emits_and_updates_readout(qtbot, view, model, grid, posterior) -> None:
+    model.apply(grid)
+    model.apply(posterior)
     hovered: list[tuple[float, float]] = []
     view.pointHovered.connect(lambda x, y: hovered.append((x, y)))
     pos = _viewport_pos(view, grid.x[5], grid.y[6])
@@ -186,8 +194,8 @@ def test_hover_emits_and_updates_readout(qtbot, view, grid, posterior) -> None:
     assert f"mean {mean:.4g}" in view._readout.text()
 
 
-def test_context_menu_requests_evaluation(qtbot, view, grid) -> None:
-    view.set_grid(grid)
+def test_context_menu_requests_evaluation(qtbot, view, model, grid) -> None:
+    model.apply(grid)
     target = (grid.x[3], grid.y[4])
     pos = _viewport_pos(view, *target)
     qtbot.mouseClick(view.plot_widget().viewport(), QtCore.Qt.MouseButton.RightButton, pos=pos)
@@ -208,9 +216,9 @@ def test_context_menu_requests_evaluation(qtbot, view, grid) -> None:
     view.context_menu.hide()
 
 
-def test_export_png(tmp_path, view, grid, posterior) -> None:
-    view.set_grid(grid)
-    view.set_posterior(posterior)
+def test_export_png(tmp_path, view, model, grid, posterior) -> None:
+    model.apply(grid)
+    model.apply(posterior)
     path = view.export_png(str(tmp_path / "map"))
     assert path.endswith("map.png")
     size = png_size(path)
@@ -225,9 +233,44 @@ def test_export_png(tmp_path, view, grid, posterior) -> None:
     assert len(colours) > 10  # the heatmap is in it, not a blank widget
 
 
-def test_set_grid_rejects_wrong_feasible_shape(view, grid) -> None:
+def test_a_grid_of_the_wrong_shape_is_rejected(view, model, grid) -> None:
     bad = GridSnapshot(x=grid.x, y=grid.y, feasible=grid.feasible.T, decoded=grid.decoded,
                        seed_z=grid.seed_z, seed_schedules=grid.seed_schedules,
                        seed_families=grid.seed_families, beta_lo=0.1, beta_hi=10.0)
     with pytest.raises(ValueError, match=r"expected \(20, 30\)"):
-        view.set_grid(bad)
+        model.apply(bad)
+
+
+@pytest.mark.parametrize("lo, hi", [(0.0, 1.0), (0.41230, 0.41236), (1e-4, 3e-4),
+                                    (-300.0, -2.0), (5.0, 5.0 + 1e-9), (1000.0, 1000.5)])
+def test_the_colour_bar_always_has_numbers(view, model, grid, lo, hi) -> None:
+    """Narrow ranges (a GP σ of 1e-4, a mean flat to 1e-9) once left the bar unlabelled: its
+    labels were wider than the axis and pyqtgraph drops those."""
+    model.apply(grid)
+    xx, _ = np.meshgrid(grid.x, grid.y)
+    values = lo + (hi - lo) * (xx - xx.min()) / (xx.max() - xx.min())
+    model.apply(PosteriorSnapshot(n_train=3, mean=values, std=values, acquisition=values,
+                                  acquisition_name="logei", best_index=0))
+    QtWidgets.QApplication.processEvents()
+    image = QtGui.QImage(200, 480, QtGui.QImage.Format.Format_ARGB32)
+    painter = QtGui.QPainter(image)
+    try:
+        _, _, texts = view.colorbar().axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    labels = [text for _, _, text in texts]
+    assert len(labels) >= 2, labels
+    shown = [float(t) for t in labels]
+    assert min(shown) >= view.colorbar().levels()[0] - 1e-12
+
+
+def test_hover_text_never_widens_the_map(view, model, grid, posterior, qtbot) -> None:
+    """A long readout once widened the map's column for good, squeezing the docks."""
+    model.apply(grid)
+    model.apply(posterior)
+    before = view.minimumSizeHint().width()
+    viewport = view.plot_widget().viewport()
+    qtbot.mouseMove(viewport, _viewport_pos(view, float(grid.x[3]), float(grid.y[4])))
+    qtbot.waitUntil(lambda: "mean" in view._readout.text())
+    assert view.minimumSizeHint().width() == before
+    assert view.sizeHint().width() <= 640

@@ -9,10 +9,11 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit
 
-from zbo_gui.core.config import ScheduleConfig, quick_config
+from zbo_gui.core.config import CampaignConfig, ScheduleConfig, quick_config
 from zbo_gui.core.schedules import FAMILIES, Bounds, ScheduleLibrary, generate_library
 from zbo_gui.gui.seed_panel import SeedPanel
 from zbo_gui.gui.sketch_canvas import SketchCanvas
+from zbo_gui.model.draft import DraftModel
 
 SMALL = ScheduleConfig(
     n_epochs=20, beta_lo=0.1, beta_hi=10.0,
@@ -21,11 +22,15 @@ SMALL = ScheduleConfig(
 )
 
 
-@pytest.fixture
-def panel(qtbot):
-    widget = SeedPanel(SMALL, seed=3)
+def _panel(qtbot, schedules: ScheduleConfig, seed: int = 0) -> SeedPanel:
+    widget = SeedPanel(DraftModel(CampaignConfig(seed=seed, schedules=schedules)))
     qtbot.addWidget(widget)
     return widget
+
+
+@pytest.fixture
+def panel(qtbot):
+    return _panel(qtbot, SMALL, seed=3)
 
 
 def _same(a: ScheduleLibrary, b: ScheduleLibrary) -> bool:
@@ -34,28 +39,32 @@ def _same(a: ScheduleLibrary, b: ScheduleLibrary) -> bool:
 
 def test_generate_builds_library_with_families_and_one_curve_per_row(panel, qtbot) -> None:
     panel.count_spins["constant"].setValue(4)
-    with qtbot.waitSignal(panel.libraryChanged) as blocker:
-        qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
-    library = blocker.args[0]
-    assert library is panel.library()
+    changed = []
+    panel.draft.events.library.connect(changed.append)
+    qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    library = changed[-1]
+    assert library is panel.library() is panel.draft.library  # the draft's, what will run
     assert library.schedules.shape == (13, 20)
     assert library.families.count("constant") == 4 and library.families.count("cooldown") == 3
     assert set(library.families) == set(FAMILIES)
     assert np.all((library.schedules >= 0.1) & (library.schedules <= 10.0))
     assert panel.plotted_counts() == {f: library.families.count(f) for f in FAMILIES}
     items = panel.curve_items()
-    assert len(items) == len(panel.legend.items) == len(FAMILIES)  # one item per family
+    assert len(items) == len(FAMILIES)  # one item per family
+    assert all(f"{library.families.count(f)} {f}" in panel.summary.text() for f in FAMILIES)
     _, y = items["constant"].getData()
     assert np.count_nonzero(np.isnan(y)) == 4  # four rows, NaN-separated
     assert panel.plot.getPlotItem().getAxis("left").logMode  # β_hi / β_lo = 100 >= 10
     config = panel.schedule_config()
     assert config.counts["constant"] == 4 and config.n_epochs == 20
     assert config.beta_lo == 0.1 and config.beta_hi == 10.0
+    assert panel.draft.config.schedules.counts["constant"] == 4
 
 
 def test_undo_restores_the_previous_library_exactly(panel, qtbot) -> None:
     before = panel.library()
     panel.seed_spin.setValue(11)
+    assert panel.draft.config.seed == 11  # the seed box is the campaign's seed
     panel.generate()
     assert not _same(before, panel.library())
     panel.remove([0, 1])
@@ -71,9 +80,8 @@ def test_undo_restores_the_previous_library_exactly(panel, qtbot) -> None:
 
 
 def test_linear_bounds_give_a_linear_axis(qtbot) -> None:
-    widget = SeedPanel(ScheduleConfig(n_epochs=10, beta_lo=1.0, beta_hi=5.0,
-                                      counts={"constant": 4}))
-    qtbot.addWidget(widget)
+    widget = _panel(qtbot, ScheduleConfig(n_epochs=10, beta_lo=1.0, beta_hi=5.0,
+                                          counts={"constant": 4}))
     assert not widget.plot.getPlotItem().getAxis("left").logMode
     assert widget.plotted_counts() == {"constant": 4}
 
@@ -183,13 +191,12 @@ def test_stroke_api_smooth_and_clear(qtbot) -> None:
     assert canvas.curve() is None and canvas.sketch() is None
 
 
-def test_set_config_rebuilds_the_library_a_campaign_would_build(qtbot, tmp_path) -> None:
+def test_a_loaded_draft_shows_the_library_a_campaign_would_build(qtbot, tmp_path) -> None:
     extra = tmp_path / "extra.csv"
     extra.write_text("1,2,3\n", encoding="utf-8")
     config = dataclasses.replace(quick_config().schedules, csv_files=(str(extra),))
-    widget = SeedPanel()
-    qtbot.addWidget(widget)
-    widget.set_config(config, seed=5)
+    widget = _panel(qtbot, SMALL)
+    widget.draft.load(CampaignConfig(seed=5, schedules=config))
     expected = generate_library(config.counts, config.n_epochs,
                                 Bounds(config.beta_lo, config.beta_hi), 5)
     library = widget.library()
@@ -210,9 +217,8 @@ def test_every_control_has_a_tooltip(panel) -> None:
 
 
 def test_click_a_curve_to_select_and_remove_it(qtbot) -> None:
-    widget = SeedPanel(ScheduleConfig(n_epochs=10, beta_lo=1.0, beta_hi=5.0,
-                                      counts={"constant": 3, "cooldown": 2}), seed=2)
-    qtbot.addWidget(widget)
+    widget = _panel(qtbot, ScheduleConfig(n_epochs=10, beta_lo=1.0, beta_hi=5.0,
+                                          counts={"constant": 3, "cooldown": 2}), seed=2)
     widget.resize(1000, 700)
     with qtbot.waitExposed(widget):
         widget.show()
@@ -228,3 +234,22 @@ def test_click_a_curve_to_select_and_remove_it(qtbot) -> None:
     qtbot.mouseClick(widget.remove_button, Qt.MouseButton.LeftButton)
     assert len(widget.library()) == len(library) - 1
     assert widget.plotted_counts()["constant"] == 2
+    assert len(widget.draft.library) == len(library) - 1  # removed from what will run
+
+
+def test_an_open_campaign_is_shown_read_only_and_the_draft_comes_back(qtbot) -> None:
+    from tests.gui.conftest import make_grid, opened_model
+
+    campaign = opened_model()
+    grid = make_grid()
+    campaign.apply(grid)
+    widget = SeedPanel(DraftModel(CampaignConfig(schedules=SMALL)), campaign)
+    qtbot.addWidget(widget)
+    draft_library = widget.library()
+    widget.show_campaign(True)
+    assert widget.campaign_view and not widget.generate_button.isEnabled()
+    assert not widget.form.isEnabled() and not widget.seed_spin.isEnabled()
+    assert widget.library().families == grid.seed_families
+    assert not widget.undo() and widget.draft.library is draft_library  # nothing edited
+    widget.show_campaign(False)
+    assert widget.generate_button.isEnabled() and _same(widget.library(), draft_library)

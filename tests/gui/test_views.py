@@ -7,12 +7,13 @@ import pyqtgraph as pg
 import pytest
 from PySide6 import QtGui
 
-from tests.gui.conftest import make_evaluation
+from tests.gui.conftest import make_evaluation, make_grid, make_posterior, opened_model
 from zbo_gui.core.types import ProposalSource
 from zbo_gui.gui import plots
 from zbo_gui.gui.convergence import ConvergencePlot, best_so_far
 from zbo_gui.gui.manifold_view import GAP_VALUE, ManifoldView, assemble_tile
 from zbo_gui.gui.schedule_view import ScheduleView
+from zbo_gui.model.messages import CampaignClosed
 
 
 def _shown(qtbot, widget, width: int = 480, height: int = 320):
@@ -49,6 +50,32 @@ def test_schedule_view_shows_exactly_the_curve_and_prediction(qtbot) -> None:
         view.show_selected(np.ones((2, 3)), "bad")
 
 
+def test_schedule_view_shows_the_models_best_and_selection_with_a_band(qtbot) -> None:
+    import dataclasses
+
+    model = opened_model()
+    view = _shown(qtbot, ScheduleView(model))
+    grid = dataclasses.replace(make_grid(), decoder_sigma=0.1)
+    model.apply(grid)
+    posterior = make_posterior(grid)
+    model.apply(posterior)
+    assert view.is_log_scale()  # bounds 0.1..10 from the grid
+    model.apply(make_evaluation(0, (0.0, 0.0), 0.3))
+    np.testing.assert_array_equal(view.best_curve(), model.evaluations[0].proposal.schedule)
+    x, y = float(grid.x[4]), float(grid.y[3])
+    model.select_point(x, y)
+    index = 3 * grid.x.size + 4
+    np.testing.assert_array_equal(view.selected_curve(), grid.decoded[index])
+    assert f"{posterior.mean[3, 4]:.4g}" in view.title()
+    low, high = view.band()
+    assert np.all(low <= view.selected_curve() + 1e-12)
+    assert np.all(high >= view.selected_curve() - 1e-12) and np.any(high > low)
+    model.select_evaluation(0)
+    assert view.title().startswith("evaluation #1") and view.band() is None
+    model.clear_selection()
+    assert view.selected_curve() is None
+
+
 def test_schedule_view_log_scale_follows_the_bounds(qtbot) -> None:
     view = _shown(qtbot, ScheduleView())
     view.set_bounds(0.1, 10.0)  # ratio 100: log
@@ -79,10 +106,12 @@ def test_best_so_far_is_running_max_of_successes() -> None:
 
 
 def test_convergence_plot(qtbot, evaluations) -> None:
-    plot = _shown(qtbot, ConvergencePlot())
-    plot.set_evaluations(evaluations[:4])
-    for ev in evaluations[4:]:
-        plot.add_evaluation(ev)
+    from zbo_gui.core.config import BOConfig, CampaignConfig
+
+    model = opened_model(CampaignConfig(bo=BOConfig(initial=2, budget=20)))
+    plot = _shown(qtbot, ConvergencePlot(model))
+    for ev in evaluations:
+        model.apply(ev)
     objectives = [ev.objective if ev.succeeded else np.nan for ev in evaluations]
     expected = np.fmax.accumulate(np.array(objectives))
     np.testing.assert_array_equal(plot.best_so_far(), expected)
@@ -100,16 +129,32 @@ def test_convergence_plot(qtbot, evaluations) -> None:
     _, line_y = plot._best_line.getData()
     assert np.nanmax(line_y) == pytest.approx(0.55)
     assert plot._design_line.isVisible() and plot._design_line.value() == pytest.approx(2.5)
-    # an evaluation that failed first, then succeeded on rerun with the same index, counts
-    plot.add_evaluation(make_evaluation(2, (1.0, -0.5), 0.9, ProposalSource.ACQUISITION))
-    assert plot.best_so_far()[2] == pytest.approx(0.9)
-    plot.clear()
+    model.apply(make_evaluation(7, (1.0, -0.5), 0.9, ProposalSource.ACQUISITION))
+    assert plot.best_so_far()[7] == pytest.approx(0.9)
+    model.apply(CampaignClosed("/tmp/c.h5"))
     assert plot.best_so_far().shape == (0,)
 
 
+def test_design_line_only_once_the_initial_design_is_complete(qtbot) -> None:
+    from zbo_gui.core.config import BOConfig, CampaignConfig
+
+    model = opened_model(CampaignConfig(bo=BOConfig(initial=3, budget=20)))
+    plot = _shown(qtbot, ConvergencePlot(model))
+    for index, source in enumerate([ProposalSource.INITIAL, ProposalSource.USER,
+                                    ProposalSource.INITIAL]):
+        model.apply(make_evaluation(index, (0.1 * index, 0.0), 0.1, source))
+    assert not plot._design_line.isVisible()  # two of three initial points: still the design
+    model.apply(make_evaluation(3, (0.5, 0.0), 0.2, ProposalSource.INITIAL))
+    assert not plot._design_line.isVisible()  # complete, but nothing after it yet
+    model.apply(make_evaluation(4, (0.6, 0.0), 0.3, ProposalSource.ACQUISITION))
+    assert plot._design_line.isVisible() and plot._design_line.value() == pytest.approx(4.5)
+
+
 def test_convergence_plot_all_failed(qtbot) -> None:
-    plot = _shown(qtbot, ConvergencePlot())
-    plot.set_evaluations([make_evaluation(0, (0, 0), None), make_evaluation(1, (0, 1), None)])
+    model = opened_model()
+    plot = _shown(qtbot, ConvergencePlot(model))
+    for ev in (make_evaluation(0, (0, 0), None), make_evaluation(1, (0, 1), None)):
+        model.apply(ev)
     assert np.isnan(plot.best_so_far()).all()
     assert len(plot.failed_item.data) == 2
 
@@ -129,6 +174,29 @@ def test_assemble_tile_layout() -> None:
     assert tile[5, 0] == GAP_VALUE and tile[0, 7] == GAP_VALUE
     with pytest.raises(ValueError, match="d\\*d images, got 5"):
         assemble_tile(np.zeros((5, 4, 4), np.uint8))
+
+
+def test_manifold_view_follows_selection_latest_and_final(qtbot) -> None:
+    import dataclasses
+
+    from zbo_gui.model.messages import FinalModel
+
+    model = opened_model()
+    view = _shown(qtbot, ManifoldView(model), 420, 420)
+    first = make_evaluation(0, (0.0, 0.0), 0.3)
+    with_tiles = dataclasses.replace(first.replicates[0], manifolds=_manifolds(2, 2, 6, 6))
+    model.apply(dataclasses.replace(first, replicates=(with_tiles,)))
+    assert view.title() == "evaluation #1" and view.n_tiles() == 2
+    second = make_evaluation(1, (0.5, 0.0), 0.2)
+    tiles = dataclasses.replace(second.replicates[0], manifolds=_manifolds(3, 2, 6, 6))
+    model.apply(dataclasses.replace(second, replicates=(tiles,)))
+    assert view.title() == "evaluation #2" and view.n_tiles() == 3  # the latest, live
+    model.select_evaluation(0)
+    assert view.title() == "evaluation #1"
+    model.apply(FinalModel(np.ones(12), "evaluated", _manifolds(4, 2, 6, 6), np.ones(12)))
+    assert view.title() == "evaluation #1"  # a selection wins
+    model.clear_selection()
+    assert view.title() == "final model (evaluated schedule)" and view.n_tiles() == 4
 
 
 def test_manifold_view_tiles_titles_and_export(qtbot, tmp_path) -> None:
@@ -205,15 +273,16 @@ def test_every_control_has_a_tooltip(qtbot) -> None:
 
     controls = (QtWidgets.QAbstractButton, QtWidgets.QComboBox, QtWidgets.QAbstractSpinBox,
                 QtWidgets.QLineEdit)
+    model = opened_model()
     for cls in (LatentMapView, ScheduleView, ConvergencePlot, EvaluationsTable, ManifoldView,
                 LogPanel):
-        widget = cls()
+        widget = cls() if cls is LogPanel else cls(model)
         qtbot.addWidget(widget)
         missing = [type(child).__name__ for child in widget.findChildren(QtWidgets.QWidget)
                    if isinstance(child, controls) and child.isVisibleTo(widget)
                    and not child.toolTip()]
         assert missing == [], f"{cls.__name__}: {missing}"
-    menu = LatentMapView()
+    menu = LatentMapView(model)
     qtbot.addWidget(menu)
     assert all(action.toolTip() for action in menu.context_menu.actions()
                if not action.isSeparator())

@@ -511,3 +511,21 @@ def quick_config() -> CampaignConfig:
         objective=ObjectiveConfig(manifold_d=6, pairs=50),
         bo=BOConfig(initial=5, budget=8),
     )
+
+
+def tiny_config() -> CampaignConfig:
+    """Set-up check preset: seconds per training (120 images 8×8, 6 epochs, 6 trainings).
+
+    It checks that everything runs end to end; it learns nothing.
+    """
+    base = CampaignConfig()
+    return base.replace(
+        dataset=DatasetConfig(digits=(0, 1), n_images=120, image_size=8),
+        schedules=ScheduleConfig(
+            n_epochs=6, counts={"cooldown": 3, "segmented": 2, "constant": 2, "warmup": 2}),
+        schedule_vae=ScheduleVAEConfig(epochs=60),
+        grid=GridConfig(size=30),
+        jrvae=JrVAEConfig(classes=2, encoder_hidden=(32,), decoder_hidden=(8,)),
+        objective=ObjectiveConfig(manifold_d=3, pairs=10),
+        bo=BOConfig(initial=3, budget=6, stop_patience=0),
+    )

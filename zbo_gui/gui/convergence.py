@@ -1,4 +1,8 @@
-"""Convergence of the search: the objective of each evaluation and the best so far."""
+"""Convergence of the search: the objective of each evaluation and the best so far.
+
+Shows the evaluations of a :class:`~zbo_gui.model.CampaignModel`, redrawn on its events; the
+view keeps no copy of them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from PySide6 import QtCore, QtWidgets
 
 from zbo_gui.core.types import Evaluation, ProposalSource
 from zbo_gui.gui import plots
+from zbo_gui.model.campaign import CampaignModel
 
 #: Marker of a successful evaluation by who chose it.
 SOURCE_SYMBOLS: dict[ProposalSource, str] = {
@@ -38,18 +43,18 @@ class ConvergencePlot(QtWidgets.QWidget):
 
     Successful evaluations are marked by who chose them (square: initial design, circle:
     acquisition, diamond: you); failed ones as red crosses along the bottom of the plot. A
-    dotted vertical line separates the initial design from the Bayesian-optimisation steps.
+    dotted vertical line separates the initial design from the Bayesian-optimisation steps,
+    once the design is complete.
+
+    Args:
+        model: the campaign model shown.
+        parent: the parent widget.
     """
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        """Create the plot, empty.
-
-        Args:
-            parent: the parent widget.
-        """
+    def __init__(self, model: CampaignModel, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         plots.configure_pyqtgraph()
-        self._evaluations: dict[int, Evaluation] = {}
+        self.model = model
 
         self._plot = pg.PlotWidget()
         item = self._plot.getPlotItem()
@@ -80,35 +85,14 @@ class ConvergencePlot(QtWidgets.QWidget):
         layout.addWidget(self._plot)
         self._plot.setToolTip("Objective of each evaluation (maximised) and the best so far")
         self._restyle()
-
-    # ------------------------------------------------------------------------------ inputs
-    def set_evaluations(self, evaluations: list[Evaluation]) -> None:
-        """Replace all evaluations.
-
-        Args:
-            evaluations: every evaluation of the campaign.
-        """
-        self._evaluations = {ev.index: ev for ev in evaluations}
-        self._redraw()
-
-    def add_evaluation(self, evaluation: Evaluation) -> None:
-        """Add one evaluation (or replace the one with the same index).
-
-        Args:
-            evaluation: the new evaluation.
-        """
-        self._evaluations[evaluation.index] = evaluation
-        self._redraw()
-
-    def clear(self) -> None:
-        """Remove every evaluation."""
-        self.set_evaluations([])
+        model.events.opened.connect(lambda _: self._redraw())
+        model.events.evaluations.connect(lambda _: self._redraw())
 
     # ----------------------------------------------------------------------------- queries
     def objectives(self) -> np.ndarray:
         """``(n,)`` objective per evaluation in index order, NaN where it failed."""
         return np.array([ev.objective if ev.succeeded else np.nan
-                         for ev in self._ordered()], dtype=float)
+                         for ev in self.model.evaluations], dtype=float)
 
     def best_so_far(self) -> np.ndarray:
         """``(n,)`` running maximum of the successful objectives (NaN before the first)."""
@@ -130,11 +114,20 @@ class ConvergencePlot(QtWidgets.QWidget):
         return str(plots.export_png(self._plot, path))
 
     # ---------------------------------------------------------------------------- internal
-    def _ordered(self) -> list[Evaluation]:
-        return [self._evaluations[i] for i in sorted(self._evaluations)]
+    def design_boundary(self) -> float | None:
+        """Where the dotted line between the initial design and the BO steps is (between the
+        last initial evaluation and the next), or None while the design is not complete."""
+        evaluations = self.model.evaluations
+        initial = [ev.index for ev in evaluations if ev.proposal.source is ProposalSource.INITIAL]
+        if not initial or len(initial) < self.model.initial_count:
+            return None
+        last = initial[-1]
+        if last + 1 >= len(evaluations):
+            return None  # nothing after the design yet
+        return last + 1.5
 
     def _redraw(self) -> None:
-        evaluations = self._ordered()
+        evaluations = self.model.evaluations
         numbers = np.array([ev.index + 1 for ev in evaluations], dtype=float)
         objectives = self.objectives()
         ok = np.isfinite(objectives)
@@ -160,17 +153,16 @@ class ConvergencePlot(QtWidgets.QWidget):
         self.failed_item.setData(x=numbers[~ok], y=np.full(len(failed), floor),
                                  data=[self._describe(ev) for ev in failed])
         best = best_so_far(objectives)
-        if best.size:
+        if np.isfinite(best).any():  # (a path of NaN alone crashes Qt's painter)
             step_x = np.repeat(numbers, 2)[1:]
             step_y = np.repeat(best, 2)[:-1]
             self._best_line.setData(step_x, step_y, connect="finite")
         else:
             self._best_line.setData([], [])
-        n_initial = sum(ev.proposal.source is ProposalSource.INITIAL for ev in evaluations)
-        show = 0 < n_initial < len(evaluations)
-        self._design_line.setVisible(show)
-        if show:
-            self._design_line.setValue(n_initial + 0.5)
+        boundary = self.design_boundary()
+        self._design_line.setVisible(boundary is not None)
+        if boundary is not None:
+            self._design_line.setValue(boundary)
 
     @staticmethod
     def _describe(ev: Evaluation) -> str:

@@ -1,35 +1,26 @@
-"""The dataset of a campaign: open a file or folder (or drop it here), or use a built-in demo.
+"""The dataset of the next campaign: open a file or folder (or drop it here), or a demo.
 
-The panel opens sources lazily (``core.data.open_images``): on the GUI thread it reads only a
-preview of :data:`PREVIEW_COUNT` images (through the same preparation as the campaign:
-``core.datasets.load_dataset`` on a subset of that size) and, for sources up to
-:data:`SYNC_SCAN_BYTES`, the full summary (``core.data.inspect_file``). Larger files and the demos
-are summarised on a background Python thread (no Qt object crosses it; a timer polls the result),
-so the window never waits for a whole file. The summary shown is what the file holds as stored
-(for a demo: the generated set).
+A widget only. It edits the draft's ``dataset`` section through the dataset loader
+(``workers.dataset_preview.DatasetLoader``, which reads the files) and shows the draft's
+:class:`~zbo_gui.model.draft.DatasetPreview`: a few prepared images and the source's summary.
+Bound to a campaign model too, it can show an open campaign's dataset instead, read-only
+(:meth:`DatasetPanel.show_campaign`).
 
-A source that cannot be used shows its one-line :class:`~zbo_gui.core.errors.DatasetError` in
-the panel and emits ``errorOccurred``; the dataset open before is kept. Nothing raises.
+A source that cannot be used shows its one-line error in the panel and emits
+``errorOccurred``; the dataset chosen before is kept. Nothing raises.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import math
-import warnings
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -40,33 +31,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from zbo_gui.core import config as config_module
-from zbo_gui.core.config import DatasetConfig, JrVAEConfig
-from zbo_gui.core.data import (
-    CROP_MODES,
-    FORMATS,
-    NORMALIZE_MODES,
-    PATCH_MODES,
-    DatasetWarning,
-    DataSummary,
-    detect_format,
-    inspect_file,
-    open_images,
-)
-from zbo_gui.core.data.base import reading
-from zbo_gui.core.data.readers import npz_members
-from zbo_gui.core.datasets import load_dataset
-from zbo_gui.core.errors import DatasetError, ZboError
+from zbo_gui.core.config import DEMO_SOURCES, DatasetConfig, JrVAEConfig
+from zbo_gui.core.data.base import CROP_MODES, FORMATS, NORMALIZE_MODES, PATCH_MODES
+from zbo_gui.core.errors import ZboError
+from zbo_gui.gui.dataset_summary import WARN_STYLE, DatasetSummaryView
 from zbo_gui.gui.forms import ERROR_STYLE, DataclassForm
+from zbo_gui.model.campaign import CampaignModel
+from zbo_gui.model.draft import DraftModel
 
-pg.setConfigOptions(imageAxisOrder="row-major")
+if TYPE_CHECKING:
+    from zbo_gui.core.data import DataSummary
+    from zbo_gui.workers.dataset_preview import DatasetLoader
 
-#: Images shown in the preview grid.
-PREVIEW_COUNT = 16
-#: Sources up to this many stored bytes are summarised at once; larger ones in the background.
-SYNC_SCAN_BYTES = 32 * 1024**2
-#: Built-in demo sources (``dataset.source`` values).
-DEMO_SOURCES: tuple[str, ...] = tuple(getattr(config_module, "DEMO_SOURCES", ("demo",)))
+
 _FILE_FILTER = ("Image data (*.npy *.npz *.h5 *.hdf5 *.hdf *.he5 *.nxs *.emd *.tif *.tiff *.png"
                 " *.jpg *.jpeg *.bmp);;All files (*)")
 _CHOICES = {"format": FORMATS, "crop": CROP_MODES, "normalize": NORMALIZE_MODES,
@@ -79,133 +56,42 @@ _ONLY_FOR = {
     "percentiles": {"file"}, "patch_size": {"file"}, "patch_stride": {"file"},
     "patch_mode": {"file"}, "balance": {"file"},
 }
-_SUMMARY_ROWS = (
-    ("source", "Where the images come from"),
-    ("count", "Number of images"),
-    ("shape", "Shape of one image (H×W, or H×W×channels)"),
-    ("dtype", "The values' type as stored"),
-    ("range", "Smallest and largest finite value"),
-    ("nan", "NaN and infinite values"),
-    ("labels", "Images per class of the labels stored with the data (diagnostics only)"),
-    ("fingerprint", "SHA-256 of the data, identifying what a campaign used"),
-    ("warnings", "Suspicious but usable properties of the data"),
-)
 _OK_STYLE = "color: #2e7d32;"
-_WARN_STYLE = "color: #e65100;"
-
-
-def list_candidates(path: str | Path, fmt: str) -> list[tuple[str, str]]:
-    """The arrays of an NPZ file or the image datasets of an HDF5 file that could be the images.
-
-    Args:
-        path: The file.
-        fmt: Its format (``npz`` or ``hdf5``; other formats have no candidates).
-
-    Returns:
-        ``(key, description)`` pairs in file order; ``labels`` arrays are left out.
-
-    Raises:
-        DatasetError: If the file cannot be read.
-    """
-    path = Path(path)
-    if fmt == "npz":
-        members = npz_members(path)
-        return [(name, f"{name}  {shape} {dtype}") for name, (shape, dtype) in members.items()
-                if len(shape) >= 2 and dtype.kind in "biuf" and name != "labels"]
-    if fmt == "hdf5":
-        import h5py
-
-        from zbo_gui.core.data.hdf5 import image_datasets
-
-        with reading(str(path), "HDF5"), h5py.File(path, "r", locking=False) as handle:
-            found = image_datasets(handle)
-        return [(name, f"{name}  {shape} {dtype}") for name, shape, dtype in found
-                if name.rsplit("/", 1)[-1] != "labels"]
-    return []
-
-
-def mosaic(images: np.ndarray, columns: int | None = None, gap: int = 1) -> np.ndarray:
-    """Tile ``n x H x W`` images into one ``rows*(H+gap) x cols*(W+gap)`` image.
-
-    Each image is min–max scaled to [0, 1] on its own; gaps and empty cells are NaN.
-    """
-    n, h, w = images.shape
-    cols = columns or max(1, math.ceil(math.sqrt(n)))
-    rows = max(1, math.ceil(n / cols))
-    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan, dtype=np.float32)
-    for i, image in enumerate(images.astype(np.float64)):
-        finite = np.isfinite(image)
-        lo = float(image[finite].min()) if finite.any() else 0.0
-        hi = float(image[finite].max()) if finite.any() else 1.0
-        scaled = (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image)
-        r, c = divmod(i, cols)
-        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = scaled
-    return out
 
 
 def _kind(source: str) -> str:
     return source if source in DEMO_SOURCES else "file"
 
 
-def _quiet_load(config: DatasetConfig, seed: int) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DatasetWarning)
-        return load_dataset(config, seed)
-
-
-def _demo_summary(config: DatasetConfig, seed: int) -> DataSummary:
-    """The full summary of a demo: generates the whole set (run in the background)."""
-    return _quiet_load(config, seed).summary()
-
-
 class DatasetPanel(QWidget):
-    """Choose and inspect the images a campaign trains on.
+    """Choose and inspect the images the next campaign trains on (the draft's dataset).
 
     Args:
-        config: The dataset settings shown first (default: ``DatasetConfig()``, the digits
-            demo); the source is opened at once.
-        classes: The number of jrVAE classes shown (``JrVAEConfig.classes``).
-        seed: Seeds the preview subset (and a demo's images): the campaign seed.
-        parent: The parent widget.
+        draft: the draft it edits and shows.
+        loader: reads the sources into the draft.
+        campaign: the open campaign (for :meth:`show_campaign`).
+        parent: the parent widget.
 
     Signals:
-        datasetChanged(object): A :class:`~zbo_gui.core.data.DataSummary` of the dataset, when
-            a source was opened, and again when a background summary replaces a quick one.
-        configChanged(object): The :class:`DatasetConfig` after every accepted change.
-        errorOccurred(str): A one-line message: the source or a setting cannot be used.
+        errorOccurred(str): a one-line message: the source or a setting cannot be used.
     """
 
-    datasetChanged = Signal(object)
-    configChanged = Signal(object)
     errorOccurred = Signal(str)
 
-    def __init__(
-        self,
-        config: DatasetConfig | None = None,
-        *,
-        classes: int = JrVAEConfig().classes,
-        seed: int = 0,
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, draft: DraftModel, loader: DatasetLoader,
+                 campaign: CampaignModel | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
-        self._seed = int(seed)
-        self._config = config or DatasetConfig()
-        self._summary: DataSummary | None = None
-        self._summary_complete = False
-        self._summary_key: tuple[Any, ...] | None = None
-        self._preview: np.ndarray | None = None
-        self._candidates: list[tuple[str, str]] = []
-        self._error = ""
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._pending: tuple[concurrent.futures.Future[DataSummary], tuple[Any, ...]] | None = None
-        self._poll = QTimer(self)
-        self._poll.setInterval(50)
-        self._poll.timeout.connect(self._check_background)
+        self.draft = draft
+        self.loader = loader
+        self.campaign = campaign
+        self._campaign_view = False
+        self._seed = draft.config.seed
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(300)
         self._debounce.timeout.connect(self.reload)
+        config = draft.config.dataset
 
         # ---- source
         self.open_button = QPushButton("Open…")
@@ -260,13 +146,13 @@ class DatasetPanel(QWidget):
 
         # ---- settings
         self.form = DataclassForm(DatasetConfig, "dataset", exclude=("source", "key"),
-                                  choices=_CHOICES, base=self._config)
+                                  choices=_CHOICES, base=config)
         self.form.edited.connect(self._on_settings_edited)
         self.classes_form = DataclassForm(
             JrVAEConfig, "jrvae", fields=("classes",), labels={"classes": "classes (jrVAE)"},
             tooltips={"classes": "Number of discrete classes the jrVAE separates"
                       " (jrvae.classes); the labels' class count is a good first choice"},
-            base=JrVAEConfig(classes=classes))
+            base=JrVAEConfig(classes=draft.config.jrvae.classes))
         self.classes_form.edited.connect(self._on_classes_edited)
         self.classes_hint = QLabel()
         self.classes_hint.setStyleSheet("color: gray;")
@@ -283,31 +169,11 @@ class DatasetPanel(QWidget):
         settings_scroll.setWidget(settings_box)
 
         # ---- preview and summary
-        self.preview_widget = pg.GraphicsLayoutWidget()
-        self.preview_widget.setToolTip(
-            f"{PREVIEW_COUNT} images as prepared for training (each scaled to its own range)")
-        self.preview_widget.setMinimumSize(200, 200)
-        self._view = self.preview_widget.addViewBox(lockAspect=True, invertY=True)
-        self._view.setMouseEnabled(x=False, y=False)
-        self.preview_item = pg.ImageItem()
-        self._view.addItem(self.preview_item)
-        summary_box = QGroupBox("Summary")
-        summary_box.setToolTip("What the source holds, as stored")
-        summary_form = QFormLayout(summary_box)
-        self.summary_labels: dict[str, QLabel] = {}
-        for name, tip in _SUMMARY_ROWS:
-            value = QLabel("—")
-            value.setObjectName(f"summary.{name}")
-            value.setWordWrap(True)
-            value.setToolTip(tip)
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            title = QLabel(name)
-            title.setToolTip(tip)
-            summary_form.addRow(title, value)
-            self.summary_labels[name] = value
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.preview_widget)
-        right.addWidget(summary_box)
+        self.summary_view = DatasetSummaryView()
+        self.preview_widget = self.summary_view.preview_widget
+        self.preview_item = self.summary_view.preview_item
+        self.summary_labels = self.summary_view.labels
+        right = self.summary_view
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -321,268 +187,126 @@ class DatasetPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
-        self._show_candidates([], "")
-        self._apply(self._config, keep_on_error=False)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("color: gray;")
+        self.banner.setToolTip("Which configuration the panel shows")
+        self.banner.hide()
+        layout.insertWidget(0, self.banner)
+
+        draft.events.preview.connect(lambda _: self._show_draft_preview())
+        draft.events.config.connect(self._on_draft_config)
+        self._show_draft_config()
+        if draft.preview.images is None and not draft.preview.error:
+            loader.reload()
+        else:
+            self._show_draft_preview()
 
     # ------------------------------------------------------------------ public API
 
     def dataset_config(self) -> DatasetConfig:
-        """The dataset settings: the open source and the preparation fields.
-
-        Raises:
-            ConfigError: If a preparation field is invalid (the message names it).
-        """
-        edited = self.form.value()
-        return dataclasses.replace(edited, source=self._config.source, key=self._config.key)
-
-    def set_config(self, config: DatasetConfig) -> None:
-        """Show ``config`` and open its source (an unusable source is reported, not raised)."""
-        self._apply(config, keep_on_error=False)
+        """The draft's dataset settings."""
+        return self.draft.config.dataset
 
     def classes(self) -> int:
-        """The number of jrVAE classes chosen (``JrVAEConfig.classes``).
-
-        Raises:
-            ConfigError: If the value is invalid.
-        """
-        return int(self.classes_form.value().classes)
-
-    def set_classes(self, classes: int) -> None:
-        """Show a number of jrVAE classes."""
-        self.classes_form.set_value(JrVAEConfig(classes=int(classes)))
-
-    def seed(self) -> int:
-        """The seed of the preview subset and of the demos."""
-        return self._seed
-
-    def set_seed(self, seed: int) -> None:
-        """Set the seed and reload the preview."""
-        self._seed = int(seed)
-        self.reload()
+        """The draft's number of jrVAE classes (``jrvae.classes``)."""
+        return self.draft.config.jrvae.classes
 
     def summary(self) -> DataSummary | None:
-        """The summary shown (None before a source was opened)."""
-        return self._summary
+        """The summary of the draft's dataset (None before a source was read)."""
+        return self.draft.preview.summary
 
     def summary_complete(self) -> bool:
         """Whether the summary covers the whole source (False while a background scan runs)."""
-        return self._summary_complete
+        return self.draft.preview.complete
 
     def preview_images(self) -> np.ndarray | None:
         """The preview images, ``k x H x W`` float32 as prepared (None when none)."""
-        return self._preview
+        return self.draft.preview.images
 
     def candidates(self) -> list[tuple[str, str]]:
         """``(key, description)`` of the arrays the source offers (empty when only one)."""
-        return list(self._candidates)
+        return list(self.draft.preview.candidates)
 
     def error(self) -> str:
         """The message shown for the last failure ("" when the last action worked)."""
-        return self._error
+        return self.draft.preview.error
 
     def is_valid(self) -> bool:
         """Whether the settings are valid and the source opened without error."""
-        return self.form.is_valid() and self.classes_form.is_valid() and not self._error
+        return self.form.is_valid() and self.classes_form.is_valid() and not self.error()
 
-    def open_path(self, path: str | Path, key: str = "") -> bool:
-        """Open a file or folder; the format is detected and the array chosen when ambiguous.
-
-        Args:
-            path: The file or folder.
-            key: The NPZ array, HDF5 dataset or TIFF series ("" : ``images``, the only one, or
-                the first candidate).
-
-        Returns:
-            Whether it opened; on failure the message is shown, ``errorOccurred`` emitted and
-            the previous dataset kept.
-        """
-        try:
-            fmt = detect_format(path, "auto")
-            candidates = list_candidates(path, fmt)
-            keys = [k for k, _ in candidates]
-            if key:
-                chosen = key
-            elif len(candidates) <= 1:
-                chosen = ""
-            else:
-                chosen = next((k for k in keys if k.rsplit("/", 1)[-1] == "images"), keys[0])
-            base = self.form.value()
-            config = dataclasses.replace(base, source=str(path), key=chosen, format="auto",
-                                         labels="")
-        except (ZboError, OSError, ValueError) as exc:
-            self._fail(exc)
-            return False
-        if not self._apply(config, keep_on_error=True, candidates=candidates):
-            return False
-        if len(candidates) > 1:
-            self._set_message(f"{len(candidates)} image arrays in the file; showing {chosen!r}."
-                              " Choose another in the list.", _WARN_STYLE)
-        return True
+    def open_path(self, path: str, key: str = "") -> bool:
+        """Open a file or folder (see ``DatasetLoader.open_path``); whether it opened."""
+        return self.loader.open_path(path, key)
 
     def use_demo(self, source: str = "demo") -> bool:
-        """Use a built-in demo (``"demo"``: rotated digits; ``"particles"``).
-
-        Returns:
-            Whether the demo could be used with the current settings.
-        """
+        """Use a built-in demo with the current settings; whether it could be used."""
         try:
             config = dataclasses.replace(self.form.value(), source=source, key="")
         except ZboError as exc:
-            self._fail(exc)
+            self._show_error(str(exc))
             return False
-        return self._apply(config, keep_on_error=True, candidates=[])
+        return self.loader.apply(config, candidates=[])
 
     def reload(self) -> bool:
-        """Re-read the preview (and the summary when the source's identity changed)."""
+        """Apply the edited preparation settings to the draft's source."""
         self._debounce.stop()
         try:
-            config = self.dataset_config()
+            edited = self.form.value()
         except ZboError as exc:
-            self._fail(exc)
+            self._show_error(str(exc))
             return False
-        return self._apply(config, keep_on_error=True, candidates=self._candidates)
-
-    # ------------------------------------------------------------------ loading
-
-    def _apply(
-        self,
-        config: DatasetConfig,
-        keep_on_error: bool,
-        candidates: list[tuple[str, str]] | None = None,
-    ) -> bool:
-        """Load ``config``'s preview and summary; commit them only when both worked."""
-        if candidates is None:
-            try:
-                fmt = "" if config.is_demo else detect_format(config.source, config.format)
-                candidates = list_candidates(config.source, fmt) if fmt else []
-            except (ZboError, OSError, ValueError):
-                candidates = []
-        try:
-            preview_config = dataclasses.replace(
-                config, n_images=min(PREVIEW_COUNT, config.n_images))
-            preview = _quiet_load(preview_config, self._seed).images
-            summary, complete, job, summary_key = self._summarise(config)
-            if summary is not None and summary.problems:
-                raise DatasetError(f"{summary.source}: {'; '.join(summary.problems)}")
-        except (ZboError, OSError, ValueError) as exc:
-            if not keep_on_error:
-                self._commit_config(config, candidates)
-            self._fail(exc)
-            return False
-        self._commit_config(config, candidates)
-        self._summary_key = summary_key
-        self._set_message("", "")
-        self._preview = preview
-        self.preview_item.setImage(mosaic(preview), levels=(0.0, 1.0))
-        self._view.autoRange(padding=0.02)
-        if summary is not None:
-            self._show_summary(summary, complete)
-            self.datasetChanged.emit(summary)
-        if job is not None:
-            self._start_background(*job)
-        self.configChanged.emit(config)
-        return True
-
-    def _summarise(self, config: DatasetConfig) -> tuple[
-        DataSummary | None, bool, tuple[Callable[[], DataSummary], tuple[Any, ...]] | None,
-        tuple[Any, ...],
-    ]:
-        """``(summary now, complete?, background job, identity)``; None: unchanged source."""
-        seed = self._seed
-        if config.is_demo:
-            key: tuple[Any, ...] = ("demo", dataclasses.astuple(config), seed)
-        else:
-            key = ("file", config.source, config.format, config.key, config.labels)
-        if key == self._summary_key:
-            return None, self._summary_complete, None, key
-        if config.is_demo:
-            size = (config.image_size, config.image_size)
-            quick = DataSummary(source=f"demo: {config.source}", format="prepared",
-                                count=config.n_images, image_shape=size, dtype="float32",
-                                value_range=None, nan_count=0, constant_images=0,
-                                fingerprint="")
-            return quick, False, (lambda: _demo_summary(config, seed), key), key
-        with open_images(config.source, config.format, config.key) as raw:
-            stored = raw.count * int(np.prod(raw.layout.image_shape)) * raw.dtype.itemsize
-            quick = DataSummary(source=raw.where, format=raw.format, count=raw.count,
-                                image_shape=tuple(raw.layout.image_shape), dtype=str(raw.dtype),
-                                value_range=None, nan_count=0, constant_images=0,
-                                fingerprint="", steps=(raw.describe(),))
-        if stored <= SYNC_SCAN_BYTES:
-            full = inspect_file(config.source, config.format, config.key, config.labels)
-            return full, True, None, key
-        path, fmt, k, labels = config.source, config.format, config.key, config.labels
-        return quick, False, (lambda: inspect_file(path, fmt, k, labels), key), key
-
-    def _start_background(self, job: Callable[[], DataSummary], key: tuple[Any, ...]) -> None:
-        if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="zbo-dataset-summary")
-        if self._pending is not None:
-            self._pending[0].cancel()
-        self._pending = (self._executor.submit(job), key)
-        self._poll.start()
-
-    def _check_background(self) -> None:
-        if self._pending is None:
-            self._poll.stop()
-            return
-        future, key = self._pending
-        if not future.done():
-            return
-        self._pending = None
-        self._poll.stop()
-        if future.cancelled() or key != self._summary_key:
-            return  # a newer source replaced it
-        exc = future.exception()
-        if exc is not None:
-            if isinstance(exc, ZboError | OSError | ValueError):
-                self._fail(exc)
-                return
-            raise exc
-        summary = future.result()
-        self._show_summary(summary, True)
-        if summary.problems:
-            self._fail(DatasetError(f"{summary.source}: {'; '.join(summary.problems)}"))
-        self.datasetChanged.emit(summary)
+        current = self.draft.config.dataset
+        config = dataclasses.replace(edited, source=current.source, key=current.key)
+        return self.loader.apply(config, candidates=list(self.draft.preview.candidates))
 
     def wait_for_summary(self, timeout: float = 30.0) -> bool:
-        """Block until a background summary is shown (for scripts and tests).
+        """Block until a background summary is shown (for scripts and tests)."""
+        return self.loader.wait_for_summary(timeout)
 
-        Returns:
-            Whether the summary is complete.
-        """
-        if self._pending is not None:
-            concurrent.futures.wait([self._pending[0]], timeout=timeout)
-            self._check_background()
-        return self._summary_complete
+    def show_campaign(self, on: bool) -> None:
+        """Show the open campaign's dataset, read-only (``on``), or the draft's, editable."""
+        self._campaign_view = bool(on) and self.campaign is not None and self.campaign.is_open
+        editable = not self._campaign_view
+        for widget in (self.open_button, self.folder_button, *self.demo_buttons.values(),
+                       self.key_combo, self.form, self.classes_form):
+            widget.setEnabled(editable)
+        self.setAcceptDrops(editable)
+        if self._campaign_view:
+            self._show_campaign_dataset()
+        else:
+            self.banner.hide()
+            self._show_draft_config()
+            self._show_draft_preview()
 
-    def shutdown(self) -> None:
-        """Stop polling and drop a running background summary (the thread ends by itself)."""
-        self._poll.stop()
-        self._debounce.stop()
-        if self._pending is not None:
-            self._pending[0].cancel()
-            self._pending = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-
-    def closeEvent(self, event: Any) -> None:
-        """Drop background work when the panel closes."""
-        self.shutdown()
-        super().closeEvent(event)
+    @property
+    def campaign_view(self) -> bool:
+        """Whether the panel shows the open campaign's dataset (read-only)."""
+        return self._campaign_view
 
     # ------------------------------------------------------------------ display
 
-    def _commit_config(self, config: DatasetConfig, candidates: list[tuple[str, str]]) -> None:
-        self._config = config
+    def _on_draft_config(self, _config: object) -> None:
+        if self._campaign_view:
+            return
+        self._show_draft_config()
+        if self.draft.config.seed != self._seed:  # the preview subset depends on the seed
+            self._seed = self.draft.config.seed
+            self._debounce.start()
+
+    def _show_draft_config(self) -> None:
+        config = self.draft.config
+        self._show_config(config.dataset, config.jrvae.classes)
+        self._enable_fields(config.dataset)
+
+    def _show_config(self, config: DatasetConfig, classes: int) -> None:
+        self.form.blockSignals(True)
         self.form.set_value(config)
-        self._show_candidates(candidates, config.key)
-        kind = _kind(config.source)
-        for name in self.form.field_names:
-            allowed = _ONLY_FOR.get(name)
-            self.form.editor(name).setEnabled(allowed is None or kind in allowed)
+        self.form.blockSignals(False)
+        self.classes_form.blockSignals(True)
+        self.classes_form.set_value(JrVAEConfig(classes=int(classes)))
+        self.classes_form.blockSignals(False)
         if config.is_demo:
             title = self.demo_buttons[config.source].text() if (
                 config.source in self.demo_buttons) else config.source
@@ -592,8 +316,41 @@ class DatasetPanel(QWidget):
         self.source_label.setText(text)
         self.source_label.setToolTip(f"The current source: {text}")
 
+    def _enable_fields(self, config: DatasetConfig) -> None:
+        kind = _kind(config.source)
+        for name in self.form.field_names:
+            allowed = _ONLY_FOR.get(name)
+            self.form.editor(name).setEnabled(allowed is None or kind in allowed)
+
+    def _show_draft_preview(self) -> None:
+        if self._campaign_view:
+            return
+        preview = self.draft.preview
+        self._show_candidates(list(preview.candidates), self.draft.config.dataset.key)
+        self.summary_view.show_preview(preview)
+        if preview.summary is not None:
+            classes = len(preview.summary.labels or {})
+            self.classes_hint.setText(f"The labels have {classes} classes." if classes else "")
+        if preview.error:
+            self._show_error(preview.error)
+        elif preview.message:
+            self._set_message(preview.message, WARN_STYLE)
+        else:
+            self._set_message("", "")
+
+    def _show_campaign_dataset(self) -> None:
+        campaign = self.campaign
+        assert campaign is not None and campaign.config is not None
+        config = campaign.config
+        self._show_config(config.dataset, config.jrvae.classes)
+        self._show_candidates([], "")
+        self.banner.setText(f"The dataset of the open campaign ({campaign.path}); read-only."
+                            " New campaign uses the draft: “Edit as new campaign”.")
+        self.banner.show()
+        self._set_message("", "")
+        self.summary_view.show_snapshot(campaign.dataset)
+
     def _show_candidates(self, candidates: list[tuple[str, str]], key: str) -> None:
-        self._candidates = list(candidates)
         self.key_combo.blockSignals(True)
         self.key_combo.clear()
         for k, text in candidates:
@@ -605,48 +362,12 @@ class DatasetPanel(QWidget):
         self.key_combo.setVisible(several)
         self.key_label.setVisible(several)
 
-    def _show_summary(self, summary: DataSummary, complete: bool) -> None:
-        self._summary = summary
-        self._summary_complete = complete
-        pending = "scanning…" if not complete else "—"
-        labels = self.summary_labels
-        labels["source"].setText(summary.source)
-        labels["count"].setText(str(summary.count))
-        labels["shape"].setText("×".join(str(s) for s in summary.image_shape))
-        labels["dtype"].setText(summary.dtype)
-        if summary.value_range is not None:
-            low, high = summary.value_range
-            labels["range"].setText(f"{low:.6g} … {high:.6g}")
-        else:
-            labels["range"].setText(pending if not complete else "no finite values")
-        labels["nan"].setText(str(summary.nan_count) if complete else pending)
-        if summary.labels:
-            counts = ", ".join(f"{k}: {v}" for k, v in summary.labels.items())
-            labels["labels"].setText(f"{len(summary.labels)} classes ({counts})")
-            self.classes_hint.setText(f"The labels have {len(summary.labels)} classes.")
-        else:
-            labels["labels"].setText("none" if complete else pending)
-            self.classes_hint.setText("")
-        if summary.fingerprint:
-            labels["fingerprint"].setText(summary.fingerprint[:16] + "…")
-            labels["fingerprint"].setToolTip(f"sha256:{summary.fingerprint}")
-        else:
-            labels["fingerprint"].setText(pending)
-        notes = list(summary.warnings)
-        if summary.others:
-            notes.append("other arrays: " + ", ".join(summary.others))
-        labels["warnings"].setText("\n".join(notes) if notes else "none")
-        labels["warnings"].setStyleSheet(_WARN_STYLE if notes else "color: gray;")
-
     def _set_message(self, text: str, style: str) -> None:
-        self._error = text if style == ERROR_STYLE else ""
         self.error_label.setStyleSheet(style)
         self.error_label.setText(text)
         self.error_label.setVisible(bool(text))
 
-    def _fail(self, exc: BaseException) -> None:
-        message = str(exc) if isinstance(exc, ZboError) else f"{type(exc).__name__}: {exc}"
-        message = " ".join(message.split())
+    def _show_error(self, message: str) -> None:
         self._set_message(message, ERROR_STYLE)
         self.errorOccurred.emit(message)
 
@@ -660,19 +381,16 @@ class DatasetPanel(QWidget):
 
     def _on_classes_edited(self) -> None:
         if self.classes_form.is_valid():
-            self.configChanged.emit(self._config)
+            self.draft.set_classes(int(self.classes_form.value().classes))
 
     def _on_key_chosen(self, index: int) -> None:
         key = self.key_combo.itemData(index)
-        if key is None or key == self._config.key:
+        current = self.draft.config.dataset
+        if key is None or key == current.key:
             return
-        try:
-            config = dataclasses.replace(self.dataset_config(), key=str(key))
-        except ZboError as exc:
-            self._fail(exc)
-            return
-        if not self._apply(config, keep_on_error=True, candidates=self._candidates):
-            self._show_candidates(self._candidates, self._config.key)
+        config = dataclasses.replace(current, key=str(key))
+        if not self.loader.apply(config, candidates=list(self.draft.preview.candidates)):
+            self._show_candidates(list(self.draft.preview.candidates), current.key)
 
     def _open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open images", "", _FILE_FILTER)
@@ -695,8 +413,8 @@ class DatasetPanel(QWidget):
         return None
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        """Accept a dragged local file or folder."""
-        if self._dropped_path(event):
+        """Accept a dragged local file or folder (not while a campaign is shown)."""
+        if not self._campaign_view and self._dropped_path(event):
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -704,7 +422,7 @@ class DatasetPanel(QWidget):
     def dropEvent(self, event: QDropEvent) -> None:
         """Open the dropped file or folder (the first local one)."""
         path = self._dropped_path(event)
-        if path is None:
+        if path is None or self._campaign_view:
             event.ignore()
             return
         event.acceptProposedAction()

@@ -1,4 +1,9 @@
-"""The table of evaluations: one row per evaluated schedule, sortable, exportable as CSV."""
+"""The table of evaluations: one row per evaluated schedule, sortable, exportable as CSV.
+
+Its Qt model reads the rows from the :class:`~zbo_gui.model.CampaignModel` (row ``i`` is
+evaluation ``i``); it keeps only how many rows the view was told about, so that rows are
+inserted by Qt's protocol when the campaign model announces an evaluation.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from zbo_gui.core.types import Evaluation, ProposalSource
+from zbo_gui.model.campaign import CampaignModel
 
 #: Column headers, in order.
 COLUMNS: tuple[str, ...] = (
@@ -55,66 +61,54 @@ def _fmt(value: float, digits: int = 4) -> str:
 
 
 class EvaluationsModel(QtCore.QAbstractTableModel):
-    """Table model over a list of :class:`Evaluation` (rows in the order added).
+    """Table model over the evaluations of a :class:`CampaignModel` (row ``i``: evaluation
+    ``i``).
 
     Roles: ``DisplayRole`` (text), ``SORT_ROLE`` (float or str to sort by, NaN when missing),
     ``INDEX_ROLE`` (the evaluation's index), ``BackgroundRole`` (failed rows tinted),
     ``FontRole`` (rows chosen by the user in bold), ``ToolTipRole``.
+
+    Args:
+        campaign: the campaign model.
+        parent: the Qt parent.
     """
 
-    def __init__(self, parent: QtCore.QObject | None = None) -> None:
-        """Create an empty model.
-
-        Args:
-            parent: the Qt parent.
-        """
+    def __init__(self, campaign: CampaignModel, parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[Evaluation] = []
+        self.campaign = campaign
+        self._shown = len(campaign.evaluations)  # rows the views know of
+        campaign.events.evaluations.connect(self._on_added)
+        campaign.events.opened.connect(self._on_reset)
 
-    # ---------------------------------------------------------------------------- editing
-    def set_evaluations(self, evaluations: list[Evaluation]) -> None:
-        """Replace all rows (sorted by evaluation index).
+    def _on_added(self, _evaluation: Evaluation) -> None:
+        total = len(self.campaign.evaluations)
+        if total > self._shown:
+            self.beginInsertRows(QtCore.QModelIndex(), self._shown, total - 1)
+            self._shown = total
+            self.endInsertRows()
+        best = self.campaign.best_evaluated()  # the ★ moves
+        if best is not None and self._shown:
+            self.dataChanged.emit(self.index(0, 3), self.index(self._shown - 1, 3))
 
-        Args:
-            evaluations: every evaluation of the campaign.
-        """
+    def _on_reset(self, _path: str | None) -> None:
         self.beginResetModel()
-        self._rows = sorted(evaluations, key=lambda ev: ev.index)
+        self._shown = len(self.campaign.evaluations)
         self.endResetModel()
-
-    def add_evaluation(self, evaluation: Evaluation) -> None:
-        """Append a row, or update the row of an evaluation with the same index.
-
-        Args:
-            evaluation: the new evaluation.
-        """
-        row = self.row_of(evaluation.index)
-        if row is not None:
-            self._rows[row] = evaluation
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-            return
-        end = len(self._rows)
-        self.beginInsertRows(QtCore.QModelIndex(), end, end)
-        self._rows.append(evaluation)
-        self.endInsertRows()
 
     def evaluation(self, row: int) -> Evaluation:
         """The evaluation shown in model row ``row``."""
-        return self._rows[row]
+        return self.campaign.evaluations[row]
 
     def row_of(self, index: int) -> int | None:
         """The model row of the evaluation with ``Evaluation.index == index``, or None."""
-        for row, ev in enumerate(self._rows):
-            if ev.index == index:
-                return row
-        return None
+        return index if 0 <= index < self._shown else None
 
     # ------------------------------------------------------------------------- Qt interface
     def rowCount(self, parent: QtCore.QModelIndex | None = None) -> int:
         """Number of evaluations (0 under any valid parent: the model is flat)."""
         if parent is not None and parent.isValid():
             return 0
-        return len(self._rows)
+        return self._shown
 
     def columnCount(self, parent: QtCore.QModelIndex | None = None) -> int:
         """Number of columns (0 under any valid parent)."""
@@ -136,9 +130,9 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
     def data(self, index: QtCore.QModelIndex,
              role: int = QtCore.Qt.ItemDataRole.DisplayRole) -> object:
         """The cell's value for ``role`` (see the class docstring)."""
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        if not index.isValid() or not 0 <= index.row() < self._shown:
             return None
-        ev = self._rows[index.row()]
+        ev = self.campaign.evaluations[index.row()]
         column = index.column()
         if role == QtCore.Qt.ItemDataRole.DisplayRole:
             return self._text(ev, column)
@@ -193,8 +187,9 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
         if column == 0:
             return str(ev.index + 1)
         if column == 1:
-            marker = " ★" if ev.proposal.source is ProposalSource.USER else ""
-            return ev.proposal.source.value + marker
+            return "you" if ev.proposal.source is ProposalSource.USER else ev.proposal.source.value
+        if column == 3 and ev is self.campaign.best_evaluated():
+            return f"★ {_fmt(float(ev.objective))}"  # ★: best, as on the map
         if column == 8:
             usage = _usage(ev)
             total = usage.sum()
@@ -218,6 +213,8 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
             return "images per class\n" + "\n".join(lines)
         if column == 1 and ev.proposal.source is ProposalSource.USER:
             return "You chose this point (“Evaluate this point next”)"
+        if column == 3 and ev is self.campaign.best_evaluated():
+            return "★ the best evaluated schedule (the star on the latent map)"
         return _HEADER_TIPS[column]
 
     def csv_rows(self) -> list[list[str]]:
@@ -227,7 +224,7 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
         per class of the first replicate separated by spaces; "message" is the whole message.
         """
         rows = []
-        for ev in self._rows:
+        for ev in self.campaign.evaluations[:self._shown]:
             fields = []
             for column in range(len(COLUMNS)):
                 value = self._value(ev, column)
@@ -275,9 +272,15 @@ class EvaluationsSortProxy(QtCore.QSortFilterProxyModel):
 
 
 class EvaluationsTable(QtWidgets.QWidget):
-    """A sortable table of the evaluations.
+    """A sortable table of the evaluations of a :class:`CampaignModel`.
 
-    Failed rows are tinted red; rows of points you chose are bold with a ★ in "source".
+    Failed rows are tinted red; rows of points you chose are bold ("you" in "source"); the best
+    objective carries a ★, as the best point on the latent map. Selecting a row selects that
+    evaluation on the campaign model (the schedule and manifold views follow).
+
+    Args:
+        campaign: the campaign model.
+        parent: the parent widget.
 
     Signals:
         evaluationSelected(int): the ``Evaluation.index`` of the row selected (whatever the
@@ -286,14 +289,10 @@ class EvaluationsTable(QtWidgets.QWidget):
 
     evaluationSelected = QtCore.Signal(int)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        """Create the table, empty.
-
-        Args:
-            parent: the parent widget.
-        """
+    def __init__(self, campaign: CampaignModel, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model = EvaluationsModel(self)
+        self.campaign = campaign
+        self.model = EvaluationsModel(campaign, self)
         self.proxy = EvaluationsSortProxy(self)
         self.proxy.setSourceModel(self.model)
         self.view = QtWidgets.QTableView()
@@ -316,26 +315,6 @@ class EvaluationsTable(QtWidgets.QWidget):
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
-
-    def set_evaluations(self, evaluations: list[Evaluation]) -> None:
-        """Replace all rows.
-
-        Args:
-            evaluations: every evaluation of the campaign.
-        """
-        self.model.set_evaluations(evaluations)
-
-    def add_evaluation(self, evaluation: Evaluation) -> None:
-        """Add a row (or update the row with the same evaluation index).
-
-        Args:
-            evaluation: the new evaluation.
-        """
-        self.model.add_evaluation(evaluation)
-
-    def clear(self) -> None:
-        """Remove every row."""
-        self.model.set_evaluations([])
 
     def select_evaluation(self, index: int) -> bool:
         """Select (and scroll to) the row of the evaluation with ``Evaluation.index == index``.
@@ -388,7 +367,9 @@ class EvaluationsTable(QtWidgets.QWidget):
 
     def _on_current_row(self, current: QtCore.QModelIndex, _previous: QtCore.QModelIndex) -> None:
         if current.isValid():
-            self.evaluationSelected.emit(int(current.data(INDEX_ROLE)))
+            index = int(current.data(INDEX_ROLE))
+            self.campaign.select_evaluation(index)
+            self.evaluationSelected.emit(index)
 
 
 __all__ = ["COLUMNS", "EvaluationsModel", "EvaluationsSortProxy", "EvaluationsTable"]

@@ -4,6 +4,10 @@ Each class's manifold is a ``d x d`` sweep of the continuous latent (``model.man
 shown as one image with 1-pixel gaps, image ``i`` at row ``i // d`` and column ``i % d`` from
 the top left (the layout of pyroVED's ``plot_img_grid``). The tile title gives the class's usage
 (how many images the encoder assigns to it), so dead or empty classes are visible.
+
+Bound to a :class:`~zbo_gui.model.CampaignModel`, the view shows the manifolds of the evaluation
+selected in the table, else those of the final model once it is trained, else the latest
+evaluation's, live.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from zbo_gui.gui import plots
+from zbo_gui.model.campaign import CampaignModel
 
 #: Grey value of the gaps between the images of a tile.
 GAP_VALUE = 128
@@ -70,16 +75,23 @@ def usage_text(k: int, usage: np.ndarray | None) -> str:
 
 
 class ManifoldView(QtWidgets.QWidget):
-    """The learned manifolds of one evaluation or of the final model."""
+    """The learned manifolds of one evaluation or of the final model.
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        """Create the view, empty.
+    Args:
+        model: the campaign model shown (None: a bare view driven by :meth:`show`).
+        parent: the parent widget.
+    """
 
-        Args:
-            parent: the parent widget.
-        """
+    #: The smallest size that keeps the tiles readable (the dock does not squeeze it more).
+    MINIMUM = QtCore.QSize(260, 220)
+
+    def __init__(self, model: CampaignModel | None = None,
+                 parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         plots.configure_pyqtgraph()
+        self.model = model
+        self._final_shown = False
+        self.setMinimumSize(self.MINIMUM)
         self._tiles: list[np.ndarray] = []
         self._items: list[tuple[pg.LabelItem, pg.ViewBox, pg.ImageItem]] = []
         self._usage: np.ndarray | None = None
@@ -98,6 +110,48 @@ class ManifoldView(QtWidgets.QWidget):
         layout.addWidget(self._title)
         layout.addWidget(self._graphics, 1)
         plots.style_view(self._graphics, source=self)
+        if model is not None:
+            model.events.opened.connect(lambda _: self._prepare_tiles())
+            model.events.evaluations.connect(lambda _: self._show_model())
+            model.events.selection.connect(lambda _: self._show_model())
+            model.events.final.connect(lambda _: self._show_model(final=True))
+
+    def _prepare_tiles(self) -> None:
+        """A campaign opened: lay out its classes' tiles now, not when the first evaluation
+        arrives (which then only fills them in)."""
+        config = self.model.config if self.model is not None else None
+        if config is not None:
+            self._ensure_items(config.jrvae.classes)
+        self._show_model()
+
+    def _show_model(self, final: bool = False) -> None:
+        """The selected evaluation's manifolds, else the final model's, else the latest."""
+        model = self.model
+        assert model is not None
+        if final:
+            self._final_shown = True  # shown once no evaluation is selected
+        selected = model.selection.evaluation if model.selection is not None else None
+        if selected is not None:
+            e = model.evaluations[selected]
+            if e.replicates and e.replicates[0].manifolds.size:
+                r = e.replicates[0]
+                self.show(r.manifolds, f"evaluation #{selected + 1}", r.class_usage)
+            else:
+                self.clear()
+                self._title.setText(f"evaluation #{selected + 1}: no manifolds (it failed)")
+            return
+        if model.final is not None and self._final_shown:
+            f = model.final
+            self.show(f.manifolds, f"final model ({f.which} schedule)", f.class_usage)
+            return
+        self._final_shown = False
+        latest = next((e for e in reversed(model.evaluations)
+                       if e.replicates and e.replicates[0].manifolds.size), None)
+        if latest is None:
+            self.clear()
+        else:
+            r = latest.replicates[0]
+            self.show(r.manifolds, f"evaluation #{latest.index + 1}", r.class_usage)
 
     def show(self, manifolds: np.ndarray | None = None, title: str = "",
              usage: np.ndarray | None = None) -> None:
@@ -134,11 +188,14 @@ class ManifoldView(QtWidgets.QWidget):
             viewbox.setToolTip(f"{usage_text(k, self._usage)}: learned manifold")
 
     def clear(self) -> None:
-        """Remove every tile and the title."""
+        """Blank every tile and the title (the tiles' places stay)."""
         self._tiles = []
         self._usage = None
         self._title.clear()
-        self._ensure_items(0)
+        for label, viewbox, image in self._items:
+            image.clear()
+            label.setText("")
+            viewbox.setToolTip("")
 
     def n_tiles(self) -> int:
         """Number of classes shown."""

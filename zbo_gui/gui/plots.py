@@ -35,6 +35,32 @@ BEST_COLOR = QtGui.QColor(255, 200, 0)
 _configured = False
 
 
+class BetaAxis(pg.AxisItem):
+    """An axis whose log mode labels only the decades — and 2 and 5 between them when the axis
+    spans at most two decades — as plain numbers, so that its labels never overlap (pyqtgraph
+    labels every minor tick 2…9)."""
+
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        """Labels of the log-mode ticks at ``values`` (log10 of the values)."""
+        logs = np.asarray(values, dtype=float)
+        few = logs.size > 0 and float(logs.max() - logs.min()) <= 2.0
+        out = []
+        for v in logs:
+            x = float(10.0 ** v * scale)
+            if not np.isfinite(x) or x <= 0:
+                out.append("")
+                continue
+            mantissa = round(x / 10.0 ** np.floor(np.log10(x)), 6)
+            keep = mantissa == 1.0 or (few and mantissa in (2.0, 5.0))
+            out.append(f"{x:g}" if keep else "")
+        return out
+
+
+def beta_plot_widget() -> pg.PlotWidget:
+    """A ``PlotWidget`` whose left axis is a :class:`BetaAxis`."""
+    return pg.PlotWidget(axisItems={"left": BetaAxis("left")})
+
+
 def configure_pyqtgraph() -> None:
     """Set the pyqtgraph options the views rely on (idempotent).
 
@@ -135,15 +161,23 @@ def colors_for_values(values: np.ndarray, cmap: pg.ColorMap,
     return [pg.mkBrush(color) for color in colors]
 
 
+#: The narrowest colour range, relative to the values' magnitude, that :func:`finite_levels`
+#: returns: narrower ranges need more digits than a colour bar has room for.
+MIN_RELATIVE_SPAN = 1e-4
+#: Width (px) of a colour bar's axis: room for labels such as ``0.41235`` or ``-1.5e-05``.
+COLORBAR_AXIS_WIDTH = 64
+
+
 def finite_levels(image: np.ndarray) -> tuple[float, float]:
-    """Return ``(min, max)`` of the finite values of ``image`` (a non-empty range).
+    """Return ``(min, max)`` of the finite values of ``image`` (a range an axis can label).
 
     Args:
         image: any float array; NaN and ±inf are ignored.
 
     Returns:
-        The range, widened to ``(v - 0.5, v + 0.5)`` when all finite values equal ``v`` and
-        ``(0, 1)`` when there is none.
+        The range, widened to ``(v - 0.5, v + 0.5)`` when all finite values equal ``v``,
+        ``(0, 1)`` when there is none, and to at least :data:`MIN_RELATIVE_SPAN` of its
+        magnitude about its centre (a surface flat to 1e-9 gets ticks, not a blank bar).
     """
     finite = np.asarray(image, dtype=float)
     finite = finite[np.isfinite(finite)]
@@ -152,6 +186,10 @@ def finite_levels(image: np.ndarray) -> tuple[float, float]:
     lo, hi = float(finite.min()), float(finite.max())
     if hi <= lo:
         return lo - 0.5, hi + 0.5
+    least = MIN_RELATIVE_SPAN * max(abs(lo), abs(hi))
+    if hi - lo < least:
+        centre = 0.5 * (lo + hi)
+        return centre - least / 2, centre + least / 2
     return lo, hi
 
 

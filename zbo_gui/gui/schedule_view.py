@@ -1,4 +1,10 @@
-"""The β(epoch) plot: the schedule under the mouse (or clicked) and the best one so far."""
+"""The β(epoch) plot: the selected schedule (a latent point or an evaluation) and the best one.
+
+Shows what the :class:`~zbo_gui.model.CampaignModel` holds: the bounds of its grid, the best
+evaluated schedule, and the selection — for a latent point its decoded schedule with the
+decoder's σ band and the GP's predicted objective, for an evaluation its schedule and objective.
+Redrawn on the model's events; no copies kept.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,11 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
-from zbo_gui.core.schedules import LOG_SCALE_RATIO
+from zbo_gui.core.schedules import LOG_SCALE_RATIO, Bounds
 from zbo_gui.gui import plots
+from zbo_gui.model.campaign import CampaignModel
 
 
 def _as_schedule(schedule: np.ndarray) -> np.ndarray:
@@ -26,22 +33,23 @@ class ScheduleView(QtWidgets.QWidget):
     prediction in the title) and the *best* schedule found so far, between dashed lines at the
     bounds [β_lo, β_hi]. The β axis is logarithmic when ``β_hi / β_lo >= 10`` (the same rule as
     the schedule families), and the "Log β" box overrides it.
+
+    Args:
+        model: the campaign model shown (None: a bare plot driven by its methods).
+        parent: the parent widget.
     """
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        """Create the view, empty.
-
-        Args:
-            parent: the parent widget.
-        """
+    def __init__(self, model: CampaignModel | None = None,
+                 parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         plots.configure_pyqtgraph()
+        self.model = model
         self._bounds: tuple[float, float] | None = None
         self._selected_label = ""
         self._best_label = ""
         self._title = ""
 
-        self._plot = pg.PlotWidget()
+        self._plot = plots.beta_plot_widget()
         item = self._plot.getPlotItem()
         item.setLabel("bottom", "epoch")
         item.setLabel("left", "β_c")
@@ -51,6 +59,11 @@ class ScheduleView(QtWidgets.QWidget):
         self._legend = item.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self._best = item.plot(pen=pg.mkPen(plots.BEST_COLOR, width=2,
                                             style=QtCore.Qt.PenStyle.DashDotLine))
+        self._band_values: tuple[np.ndarray, np.ndarray] | None = None
+        self._band = QtWidgets.QGraphicsPolygonItem()  # drawn in view coordinates
+        self._band.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self._band.setZValue(-5)
+        item.addItem(self._band)
         self._selected = item.plot(pen=pg.mkPen(width=2.5))
         self._bound_lines = (
             pg.InfiniteLine(angle=0, movable=False),
@@ -74,6 +87,68 @@ class ScheduleView(QtWidgets.QWidget):
         layout.addLayout(controls)
         layout.addWidget(self._plot, 1)
         self._restyle()
+        if model is not None:
+            model.events.opened.connect(lambda _: self._show_model())
+            model.events.grid.connect(lambda _: self._show_model())
+            model.events.evaluations.connect(lambda _: self._show_best())
+            model.events.posterior.connect(lambda _: self._show_selection())
+            model.events.selection.connect(lambda _: self._show_selection())
+            self._show_model()
+
+    # ------------------------------------------------------------------------------ the model
+    def _show_model(self) -> None:
+        """Everything from the model: bounds, best, selection (or nothing)."""
+        assert self.model is not None
+        grid = self.model.grid
+        if grid is None:
+            self.clear()
+        else:
+            self.set_bounds(grid.beta_lo, grid.beta_hi)
+        self._show_best()
+        self._show_selection()
+
+    def _show_best(self) -> None:
+        assert self.model is not None
+        best = self.model.best_evaluated()
+        if best is None:
+            self.clear_best()
+        else:
+            self.show_best(best.proposal.schedule, f"best evaluated (#{best.index + 1})")
+
+    def _show_selection(self) -> None:
+        model = self.model
+        assert model is not None
+        selection = model.selection
+        if selection is None:
+            self.clear_selected()
+            return
+        x, y = selection.z
+        if selection.evaluation is not None:
+            e = model.evaluations[selection.evaluation]
+            self.show_selected(e.proposal.schedule,
+                               f"evaluation #{e.index + 1} at ({x:.2f}, {y:.2f})",
+                               e.objective if e.succeeded else None, None)
+            return
+        index = model.grid_index(x, y)
+        if index is None:
+            self.clear_selected()
+            return
+        predicted = model.predicted(index)
+        mean, std = predicted if predicted is not None else (None, None)
+        label = f"z = ({x:.2f}, {y:.2f})" + ("" if model.feasible(index) else " — infeasible")
+        schedule = model.decoded(index)
+        self.show_selected(schedule, label, mean, std, band=self._sigma_band(schedule))
+
+    def _sigma_band(self, schedule: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """±1 σ of the schedule VAE's decoder around a decoded schedule, in β."""
+        grid = self.model.grid if self.model is not None else None
+        if grid is None or not math.isfinite(grid.decoder_sigma):
+            return None
+        bounds = Bounds(grid.beta_lo, grid.beta_hi)
+        unit = bounds.to_unit(np.asarray(schedule, np.float64))
+        lo = bounds.from_unit(np.clip(unit - grid.decoder_sigma, 0.0, 1.0))
+        hi = bounds.from_unit(np.clip(unit + grid.decoder_sigma, 0.0, 1.0))
+        return lo, hi
 
     # ------------------------------------------------------------------------------ inputs
     def set_bounds(self, lo: float, hi: float) -> None:
@@ -100,7 +175,8 @@ class ScheduleView(QtWidgets.QWidget):
             self._apply_log_mode(log)
 
     def show_selected(self, schedule: np.ndarray, label: str, mean: float | None = None,
-                      std: float | None = None) -> None:
+                      std: float | None = None,
+                      band: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Show the selected (clicked or hovered) schedule.
 
         Args:
@@ -108,12 +184,16 @@ class ScheduleView(QtWidgets.QWidget):
             label: what it is (e.g. ``"z = (0.12, -0.40)"`` or ``"evaluation #4"``).
             mean: the GP's predicted objective there, if known.
             std: the GP's predicted standard deviation there, if known.
+            band: ``(low, high)``, each ``(N,)``: a band drawn around the schedule.
 
         Raises:
             ValueError: if ``schedule`` is not a non-empty 1-D array.
         """
         values = _as_schedule(schedule)
         self._selected.setData(np.arange(values.size), values)
+        self._band_values = None if band is None else (_as_schedule(band[0]),
+                                                       _as_schedule(band[1]))
+        self._draw_band()
         self._selected_label = label
         title = label
         if mean is not None and math.isfinite(mean):
@@ -127,6 +207,8 @@ class ScheduleView(QtWidgets.QWidget):
     def clear_selected(self) -> None:
         """Remove the selected schedule and its title."""
         self._selected.setData([], [])
+        self._band_values = None
+        self._draw_band()
         self._selected_label = ""
         self._set_title("")
         self._update_legend()
@@ -164,6 +246,24 @@ class ScheduleView(QtWidgets.QWidget):
     def selected_curve(self) -> np.ndarray | None:
         """The ``(N,)`` selected schedule shown (in β units), or None."""
         return self._curve(self._selected)
+
+    def band(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``(low, high)`` band around the selected schedule (in β units), or None."""
+        return self._band_values
+
+    def _draw_band(self) -> None:
+        """The band as a polygon in view coordinates (log10 β on a log axis)."""
+        if self._band_values is None:
+            self._band.setPolygon(QtGui.QPolygonF())
+            return
+        lo, hi = self._band_values
+        if self.is_log_scale():
+            lo, hi = np.log10(lo), np.log10(hi)
+        x = np.arange(lo.size, dtype=float)
+        points = [QtCore.QPointF(float(a), float(b)) for a, b in zip(x, lo, strict=True)]
+        points += [QtCore.QPointF(float(a), float(b))
+                   for a, b in zip(x[::-1], hi[::-1], strict=True)]
+        self._band.setPolygon(QtGui.QPolygonF(points))
 
     def best_curve(self) -> np.ndarray | None:
         """The ``(N,)`` best schedule shown (in β units), or None."""
@@ -223,6 +323,7 @@ class ScheduleView(QtWidgets.QWidget):
 
     def _apply_log_mode(self, log: bool) -> None:
         self._plot.getPlotItem().setLogMode(x=False, y=log)
+        self._draw_band()
         if self._bounds is not None:
             for line, value in zip(self._bound_lines, self._bounds, strict=True):
                 line.setValue(math.log10(value) if log else value)
@@ -233,6 +334,9 @@ class ScheduleView(QtWidgets.QWidget):
         highlight = palette.color(palette.ColorRole.Highlight)
         foreground = palette.color(palette.ColorRole.Text)
         self._selected.setPen(pg.mkPen(highlight, width=2.5))
+        band = QtGui.QColor(highlight)
+        band.setAlpha(50)
+        self._band.setBrush(QtGui.QBrush(band))
         bound_pen = pg.mkPen(foreground, width=1, style=QtCore.Qt.PenStyle.DashLine)
         for line in self._bound_lines:
             line.setPen(bound_pen)

@@ -1,13 +1,11 @@
-"""The seed schedules of a campaign: bounds, N, family counts, generate, import, sketch, undo.
+"""The seed schedules of the next campaign: bounds, N, family counts, generate, import, sketch.
 
-The panel holds a :class:`~zbo_gui.core.schedules.ScheduleLibrary` (numpy only) and shows it as
-an overlay plot coloured by family. Every change to the library (generate, CSV import, an added
-sketch, removed rows) first pushes the previous state on a small undo stack (Ctrl+Z).
-
-Generating keeps the rows imported from CSV files and the sketches (resampled to the new N), and
-replaces the generated families. The library is what :meth:`SeedPanel.library` returns; the
-campaign config (:meth:`SeedPanel.schedule_config`) can describe generated and CSV rows but not
-sketches, so a campaign that should use the sketches needs the library itself.
+A widget only. The library it shows and edits is the draft's
+(:class:`~zbo_gui.model.draft.DraftModel`): generate, CSV import, an added sketch, removed rows
+and undo are the draft's operations, so what the panel shows is exactly what New campaign hands
+to the runner. The plot overlays the library coloured by family (the colours of the family
+names in the counts list, which is the legend). Bound to a campaign model too, it can show an
+open campaign's seed library instead, read-only (:meth:`SeedPanel.show_campaign`).
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -38,30 +36,13 @@ from PySide6.QtWidgets import (
 from zbo_gui.core import schedules as schedules_module
 from zbo_gui.core.config import ScheduleConfig
 from zbo_gui.core.errors import ZboError
-from zbo_gui.core.schedules import (
-    EXTRA_FAMILIES,
-    FAMILIES,
-    Bounds,
-    ScheduleLibrary,
-    generate_library,
-    load_csv,
-)
+from zbo_gui.core.schedules import FAMILIES, Bounds, ScheduleLibrary
 from zbo_gui.gui.forms import ERROR_STYLE, DataclassForm
+from zbo_gui.gui.library_plot import LibraryPlot, family_colour
 from zbo_gui.gui.sketch_canvas import SketchCanvas
+from zbo_gui.model.campaign import CampaignModel
+from zbo_gui.model.draft import DraftModel
 
-pg.setConfigOptions(imageAxisOrder="row-major")
-
-#: Colour per family (Okabe-Ito, then two greys), used by the overlay plot and its legend.
-FAMILY_COLOURS: dict[str, tuple[int, int, int]] = dict(
-    zip(
-        FAMILIES + EXTRA_FAMILIES,
-        [(0, 114, 178), (230, 159, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233),
-         (240, 228, 66), (120, 120, 120), (213, 94, 0), (0, 0, 0)],
-        strict=False,
-    )
-)
-#: How many previous libraries "Undo" can restore.
-UNDO_DEPTH = 20
 _OK_STYLE = "color: #2e7d32;"
 
 
@@ -72,37 +53,22 @@ def family_description(family: str) -> str:
     return doc.replace("``", "") if doc else f"{family}: no description"
 
 
-@dataclasses.dataclass(frozen=True)
-class _State:
-    library: ScheduleLibrary
-    csv_files: tuple[str, ...]
-
-
 class SeedPanel(QWidget):
-    """Build the seed schedule library of a campaign.
+    """Build the seed schedule library of the next campaign (the draft's).
 
     Args:
-        config: The schedule settings shown first (default: ``ScheduleConfig()``); the library
-            is generated from them.
-        seed: The seed of the generated library (the campaign seed).
-        parent: The parent widget.
-
-    Signals:
-        libraryChanged(object): The library changed (a :class:`ScheduleLibrary`).
+        draft: the draft whose library and schedule settings it edits.
+        campaign: the open campaign (for :meth:`show_campaign`).
+        parent: the parent widget.
     """
 
-    libraryChanged = Signal(object)
-
-    def __init__(
-        self, config: ScheduleConfig | None = None, seed: int = 0, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, draft: DraftModel, campaign: CampaignModel | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        config = config or ScheduleConfig()
-        self._csv_files: tuple[str, ...] = ()
-        self._library: ScheduleLibrary | None = None
-        self._undo: list[_State] = []
-        self._selected: int | None = None
-        self._generated_from: tuple[int, float, float] | None = None
+        self.draft = draft
+        self.campaign = campaign
+        self._campaign_view = False
+        config = draft.config.schedules
 
         # ---- bounds, N and seed
         self.form = DataclassForm(
@@ -117,8 +83,9 @@ class SeedPanel(QWidget):
         self.form.edited.connect(self._on_settings_edited)
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setValue(int(seed))
-        self.seed_spin.setToolTip("Seed of the generated schedules and of the sketch variants")
+        self.seed_spin.setValue(int(draft.config.seed))
+        self.seed_spin.setToolTip("Seed of the campaign: of the generated schedules, the sketch"
+                                  " variants and the trainings (press Generate to redraw)")
         self.seed_spin.valueChanged.connect(self._on_seed)
         seed_row = QHBoxLayout()
         seed_label = QLabel("seed")
@@ -139,8 +106,7 @@ class SeedPanel(QWidget):
             toggle.setAutoRaise(True)
             toggle.setToolTip(f"Show the parameter ranges of the {family} family")
             name = QLabel(family)
-            colour = "#{:02x}{:02x}{:02x}".format(*FAMILY_COLOURS[family])
-            name.setStyleSheet(f"color: {colour}; font-weight: bold;")
+            name.setStyleSheet(f"color: {family_colour(family)}; font-weight: bold;")
             doc = family_description(family)
             name.setToolTip(doc)
             spin = QSpinBox()
@@ -191,8 +157,15 @@ class SeedPanel(QWidget):
         actions.addWidget(self.remove_button, 1, 0)
         actions.addWidget(self.undo_button, 1, 1)
 
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("color: gray;")
+        self.banner.setToolTip("Which library the panel shows")
+        self.banner.hide()
+
         left = QWidget()
         left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.banner)
         left_layout.addWidget(self.form)
         left_layout.addLayout(seed_row)
         left_layout.addWidget(families)
@@ -202,17 +175,15 @@ class SeedPanel(QWidget):
         left_layout.addStretch(1)
 
         # ---- plot and sketch
-        self.plot = pg.PlotWidget()
-        self.plot.setToolTip("The seed library, coloured by family; click a curve to select it")
-        self.plot.setLabel("bottom", "epoch")
-        self.plot.setLabel("left", "β")
-        self.legend = self.plot.addLegend(offset=(-10, 10))
-        self._make_plot_items()
+        self.library_plot = LibraryPlot()
+        self.library_plot.rowClicked.connect(
+            lambda row: self.select(None if row == self.selected() else row))
+        self.plot = self.library_plot.plot
         self.sketch = SketchCanvas(config.n_epochs, Bounds(config.beta_lo, config.beta_hi),
-                                   seed=int(seed))
+                                   seed=int(draft.config.seed))
         self.sketch.sketchAdded.connect(self.add_sketch)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.plot)
+        right.addWidget(self.library_plot)
         right.addWidget(self.sketch)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
@@ -224,9 +195,12 @@ class SeedPanel(QWidget):
         splitter.setStretchFactor(1, 1)
         layout.addWidget(splitter)
 
-        self.set_config(config)
+        draft.events.library.connect(lambda _: self._show_library())
+        draft.events.config.connect(lambda _: self._show_draft_settings())
+        self._show_draft_settings()
+        self._show_library()
 
-    # ------------------------------------------------------------------ settings
+    # ------------------------------------------------------------------ reading
 
     @staticmethod
     def _toggle_doc(on: bool, text: QLabel, button: QToolButton) -> None:
@@ -238,126 +212,42 @@ class SeedPanel(QWidget):
         return {family: spin.value() for family, spin in self.count_spins.items()}
 
     def seed(self) -> int:
-        """The seed of the generated library."""
+        """The seed shown."""
         return self.seed_spin.value()
 
-    def set_seed(self, seed: int) -> None:
-        """Set the seed (does not regenerate)."""
-        self.seed_spin.setValue(int(seed))
-
-    def _on_seed(self, seed: int) -> None:
-        self.sketch.set_seed(seed)
+    def library(self) -> ScheduleLibrary:
+        """The library shown: the draft's, or the open campaign's in :meth:`show_campaign`."""
+        if self._campaign_view:
+            grid = self.campaign.grid if self.campaign is not None else None
+            if grid is not None:
+                return ScheduleLibrary(grid.seed_schedules, grid.seed_families)
+        return self.draft.library
 
     def schedule_config(self) -> ScheduleConfig:
-        """The schedule settings: N, bounds, counts and the imported CSV files.
+        """N, the bounds and the counts as edited (the CSV files are the draft's).
 
         Raises:
-            ConfigError: If a field is invalid (the message names it).
+            ConfigError: a field is invalid (the message names it).
         """
         base = self.form.value()
-        return dataclasses.replace(base, counts=self.counts(), csv_files=self._csv_files)
+        return dataclasses.replace(base, counts=self.counts(),
+                                   csv_files=self.draft.config.schedules.csv_files)
 
-    def set_config(self, config: ScheduleConfig, seed: int | None = None) -> None:
-        """Show ``config`` and rebuild the library from it (generated families + its CSV files).
-
-        The rebuilt library equals the one a campaign builds from the same config and seed.
-        A CSV file that cannot be read is reported in the message label and left out.
-
-        Args:
-            config: The schedule settings.
-            seed: The campaign seed (None: keep the panel's seed).
-        """
-        if seed is not None:
-            self.seed_spin.setValue(int(seed))
-        self.form.set_value(config)
-        for family, spin in self.count_spins.items():
-            spin.blockSignals(True)
-            spin.setValue(int(config.counts.get(family, 0)))
-            spin.blockSignals(False)
-        self._csv_files = tuple(config.csv_files)
-        self.sketch.set_range(config.n_epochs, Bounds(config.beta_lo, config.beta_hi))
-        self.generate_button.setEnabled(True)
-        library, problems = self._build(config, keep_extras=False)
-        if library is None:
-            self._show_error(problems[0] if problems else "no schedules")
-            return
-        self._set_library(library, self._csv_files, undoable=self._library is not None)
-        self._generated_from = (config.n_epochs, config.beta_lo, config.beta_hi)
-        if problems:
-            self._show_error("; ".join(problems))
-        else:
-            self._show_ok(f"Generated {len(library)} schedules.")
-
-    def _on_settings_edited(self, *_: object) -> None:
-        try:
-            config = self.schedule_config()
-        except ZboError as exc:
-            self._show_error(str(exc))
-            self.generate_button.setEnabled(False)
-            return
-        self.generate_button.setEnabled(True)
-        self.sketch.set_range(config.n_epochs, Bounds(config.beta_lo, config.beta_hi))
-        stale = self._generated_from != (config.n_epochs, config.beta_lo, config.beta_hi)
-        self._show_ok("Settings changed: press Generate to redraw the library." if stale else "")
-
-    # ------------------------------------------------------------------ library changes
-
-    def library(self) -> ScheduleLibrary:
-        """The current seed library (``S x N``)."""
-        assert self._library is not None
-        return self._library
-
-    def _build(
-        self, config: ScheduleConfig, keep_extras: bool
-    ) -> tuple[ScheduleLibrary | None, list[str]]:
-        """The library ``config`` describes; with ``keep_extras``, plus today's CSV/sketch rows."""
-        bounds = Bounds(config.beta_lo, config.beta_hi)
-        problems: list[str] = []
-        parts: list[ScheduleLibrary] = []
-        if sum(config.counts.values()) > 0:
-            parts.append(generate_library(config.counts, config.n_epochs, bounds, self.seed()))
-        if keep_extras and self._library is not None:
-            rows = [i for i, f in enumerate(self._library.families) if f in EXTRA_FAMILIES]
-            if rows:
-                old = self._library.schedules[rows]
-                x_old = np.linspace(0.0, 1.0, old.shape[1])
-                x_new = np.linspace(0.0, 1.0, config.n_epochs)
-                resampled = np.stack([np.interp(x_new, x_old, r) for r in old])
-                parts.append(ScheduleLibrary(
-                    resampled, tuple(self._library.families[i] for i in rows)))
-        else:
-            for path in config.csv_files:
-                try:
-                    curves = load_csv(path, config.n_epochs)
-                except ZboError as exc:
-                    problems.append(str(exc))
-                    continue
-                parts.append(ScheduleLibrary(curves, ("csv",) * len(curves)))
-        if not parts:
-            return None, problems or ["the library would be empty: set a count above 0"]
-        library = parts[0]
-        for part in parts[1:]:
-            library = library.concat(part)
-        return library, problems
+    # ------------------------------------------------------------------ the draft's operations
 
     def generate(self) -> bool:
-        """Draw the generated families anew (seeded); keep CSV rows and sketches.
+        """Draw the generated families anew (the draft's seed); keep CSV rows and sketches.
 
         Returns:
             Whether the library changed (errors are shown in the message label).
         """
         try:
-            config = self.schedule_config()
-            library, _ = self._build(config, keep_extras=True)
+            self.draft.set_schedules(self.schedule_config())
+            library = self.draft.generate()
         except ZboError as exc:
             self._show_error(str(exc))
             return False
-        if library is None:
-            self._show_error("the library would be empty: set a count above 0")
-            return False
-        self._set_library(library, self._csv_files)
-        self._generated_from = (config.n_epochs, config.beta_lo, config.beta_hi)
-        self._show_ok(f"Generated {len(library)} schedules (seed {self.seed()}).")
+        self._show_ok(f"Generated {len(library)} schedules (seed {self.draft.config.seed}).")
         return True
 
     def _import_dialog(self) -> None:
@@ -370,221 +260,166 @@ class SeedPanel(QWidget):
         """Add the schedules of a CSV file (resampled to N) as family ``csv``.
 
         Returns:
-            Whether the file was imported; a bad file leaves the library unchanged and shows the
-            error in the message label.
+            Whether the file was imported; a bad file leaves the library unchanged and shows
+            the error in the message label.
         """
         try:
-            n = self.form.value().n_epochs
-            curves = load_csv(path, n)
-            rows = ScheduleLibrary(curves, ("csv",) * len(curves))
-            library = rows if self._library is None else self._library.concat(rows)
+            added = self.draft.import_csv(path)
         except ZboError as exc:
             self._show_error(str(exc))
             return False
-        name = str(path)
-        files = self._csv_files if name in self._csv_files else (*self._csv_files, name)
-        self._set_library(library, files)
-        outside = self._outside_bounds(curves)
+        outside = self.draft.outside_bounds(self.draft.library.schedules[-added:])
         note = f"; {outside} outside the bounds" if outside else ""
-        self._show_ok(f"Imported {len(curves)} schedules from {Path(path).name}{note}.")
+        self._show_ok(f"Imported {added} schedules from {Path(path).name}{note}.")
         return True
 
-    def _outside_bounds(self, curves: np.ndarray) -> int:
-        try:
-            config = self.form.value()
-        except ZboError:
-            return 0
-        bad = (curves < config.beta_lo) | (curves > config.beta_hi)
-        return int(bad.any(axis=1).sum())
-
     def add_sketch(self, rows: np.ndarray) -> bool:
-        """Add a sketched curve and its variants (``(K + 1) x N``) as family ``sketch``.
-
-        Returns:
-            Whether they were added (rows of another length are refused with a message).
-        """
+        """Add a sketched curve and its variants (``(K + 1) x N``) as family ``sketch``."""
         try:
-            part = ScheduleLibrary(np.asarray(rows, dtype=np.float64), ("sketch",) * len(rows))
-            library = part if self._library is None else self._library.concat(part)
+            self.draft.add_sketch(rows)
         except ZboError as exc:
             self._show_error(str(exc))
             return False
-        self._set_library(library, self._csv_files)
-        self._show_ok(f"Added a sketch and {len(part) - 1} variants.")
+        self._show_ok(f"Added a sketch and {len(rows) - 1} variants.")
         return True
 
     def remove(self, rows: Sequence[int]) -> bool:
-        """Remove library rows by index.
-
-        Returns:
-            Whether rows were removed (the library must keep at least one schedule).
-        """
-        assert self._library is not None
-        drop = {int(r) for r in rows if 0 <= int(r) < len(self._library)}
-        keep = [i for i in range(len(self._library)) if i not in drop]
-        if not drop:
+        """Remove library rows by index; whether any was removed."""
+        try:
+            removed = self.draft.remove(rows)
+        except ZboError as exc:
+            self._show_error(str(exc))
             return False
-        if not keep:
-            self._show_error("the library needs at least one schedule")
-            return False
-        library = ScheduleLibrary(self._library.schedules[keep],
-                                  tuple(self._library.families[i] for i in keep))
-        self._set_library(library, self._csv_files)
-        self._show_ok(f"Removed {len(drop)} schedule{'s' if len(drop) > 1 else ''}.")
-        return True
+        if removed:
+            self._show_ok(f"Removed {removed} schedule{'s' if removed > 1 else ''}.")
+        return bool(removed)
 
     def remove_selected(self) -> bool:
         """Remove the schedule selected in the plot (see :meth:`select`)."""
-        if self._selected is None:
+        row = self.selected()
+        if row is None:
             self._show_error("Click a curve in the plot to select it first.")
             return False
-        return self.remove([self._selected])
+        self.select(None)
+        return self.remove([row])
 
     def select(self, row: int | None) -> None:
         """Select (highlight) a library row, or none."""
-        self._selected = row
-        self._style_curves()
+        self.library_plot.select(row)
+        self.remove_button.setEnabled(not self._campaign_view and row is not None)
 
     def selected(self) -> int | None:
         """The selected library row, or None."""
-        return self._selected
+        return self.library_plot.selected
 
     def can_undo(self) -> bool:
         """Whether there is a change to undo."""
-        return bool(self._undo)
+        return self.draft.can_undo
 
     def undo(self) -> bool:
-        """Restore the library (and CSV file list) before the last change.
-
-        Returns:
-            Whether there was a change to undo.
-        """
-        if not self._undo:
+        """Restore the library before its last change; whether there was one."""
+        if self._campaign_view:
+            return False
+        if not self.draft.undo():
             self._show_error("Nothing to undo.")
             return False
-        state = self._undo.pop()
-        self._set_library(state.library, state.csv_files, undoable=False)
         self._show_ok("Undone.")
         return True
 
-    def _set_library(
-        self, library: ScheduleLibrary, csv_files: tuple[str, ...], undoable: bool = True
-    ) -> None:
-        if undoable and self._library is not None:
-            self._undo.append(_State(self._library, self._csv_files))
-            del self._undo[:-UNDO_DEPTH]
-        self._library = library
-        self._csv_files = csv_files
-        self._selected = None
-        self._update_plot()
-        self.undo_button.setEnabled(bool(self._undo))
-        counts: dict[str, int] = {}
-        for family in library.families:
-            counts[family] = counts.get(family, 0) + 1
-        parts = ", ".join(f"{n} {f}" for f, n in counts.items())
-        self.summary.setText(f"{len(library)} schedules × {library.n_epochs} epochs: {parts}")
-        self.libraryChanged.emit(library)
+    # ------------------------------------------------------------------ campaign view
+
+    def show_campaign(self, on: bool) -> None:
+        """Show the open campaign's seed library, read-only (``on``), or the draft's."""
+        self._campaign_view = bool(on) and self.campaign is not None and self.campaign.is_open
+        editable = not self._campaign_view
+        for widget in (self.form, self.seed_spin, *self.count_spins.values(),
+                       self.generate_button, self.import_button, self.remove_button,
+                       self.undo_button, self.sketch):
+            widget.setEnabled(editable)
+        if self._campaign_view:
+            assert self.campaign is not None and self.campaign.config is not None
+            self.banner.setText(f"The seed library of the open campaign ({self.campaign.path});"
+                                " read-only. New campaign uses the draft: “Edit as new"
+                                " campaign”.")
+            self.banner.show()
+            self._show_settings(self.campaign.config.schedules, self.campaign.config.seed)
+        else:
+            self.banner.hide()
+            self._show_draft_settings()
+        self.library_plot.select(None)
+        self._show_library()
+
+    @property
+    def campaign_view(self) -> bool:
+        """Whether the panel shows the open campaign's library (read-only)."""
+        return self._campaign_view
 
     # ------------------------------------------------------------------ display
 
+    def _show_draft_settings(self) -> None:
+        if not self._campaign_view:
+            self._show_settings(self.draft.config.schedules, self.draft.config.seed)
+
+    def _show_settings(self, config: ScheduleConfig, seed: int) -> None:
+        self.form.blockSignals(True)
+        self.form.set_value(config)
+        self.form.blockSignals(False)
+        for family, spin in self.count_spins.items():
+            spin.blockSignals(True)
+            spin.setValue(int(config.counts.get(family, 0)))
+            spin.blockSignals(False)
+        self.seed_spin.blockSignals(True)
+        self.seed_spin.setValue(int(seed))
+        self.seed_spin.blockSignals(False)
+        self.sketch.set_seed(int(seed))
+        self.sketch.set_range(config.n_epochs, Bounds(config.beta_lo, config.beta_hi))
+
+    def _on_settings_edited(self, *_: object) -> None:
+        try:
+            config = self.schedule_config()
+        except ZboError as exc:
+            self._show_error(str(exc))
+            self.generate_button.setEnabled(False)
+            return
+        self.generate_button.setEnabled(True)
+        self.draft.set_schedules(config)
+        self._show_ok("Settings changed: press Generate to redraw the library."
+                      if self.draft.stale else "")
+
+    def _on_seed(self, seed: int) -> None:
+        self.draft.set_seed(seed)
+        self._show_ok("Seed changed: press Generate to redraw the library with it.")
+
+    def _show_library(self) -> None:
+        library = self.library()
+        self.library_plot.show_library(library, self._shown_bounds())
+        self.select(self.selected())
+        self.undo_button.setEnabled(not self._campaign_view and self.draft.can_undo)
+        counts: dict[str, int] = {}
+        for family in library.families:
+            counts[family] = counts.get(family, 0) + 1
+        parts = ", ".join(f"<span style='color:{family_colour(f)}'>{n} {f}</span>"
+                          for f, n in counts.items())
+        self.summary.setText(f"{len(library)} schedules × {library.n_epochs} epochs: {parts}")
+
     def curve_items(self) -> dict[str, pg.PlotDataItem]:
         """The plot item of each family in the library (its rows joined, separated by NaN)."""
-        return {f: item for f, item in self._family_items.items() if self._plotted.get(f)}
+        return self.library_plot.curve_items()
 
     def plotted_counts(self) -> dict[str, int]:
         """Rows drawn per family (equals the library's family counts)."""
-        return {f: n for f, n in self._plotted.items() if n}
-
-    def _make_plot_items(self) -> None:
-        """Create the plot items once: one per family and one for the selected row."""
-        self._family_items: dict[str, pg.PlotDataItem] = {}
-        self._plotted: dict[str, int] = {}
-        for family in FAMILIES + EXTRA_FAMILIES:
-            colour = FAMILY_COLOURS.get(family, (0, 0, 0))
-            item = self.plot.plot(pen=pg.mkPen((*colour, 170), width=1.5), connect="finite")
-            item.setCurveClickable(True, width=6)
-            item.sigClicked.connect(self._on_curve_clicked)
-            self._family_items[family] = item
-        self._highlight = self.plot.plot(connect="finite")
-        self._highlight.setZValue(10)
-        self.legend.clear()
-
-    def _update_plot(self) -> None:
-        library = self.library()
-        try:
-            log = Bounds(*self._bounds_now()).log_scale
-        except ZboError:
-            log = False
-        self.plot.setLogMode(x=False, y=log)
-        n = library.n_epochs
-        epochs = np.append(np.arange(n, dtype=np.float64), np.nan)
-        families = np.array(library.families)
-        self.legend.clear()
-        self._plotted = {}
-        for family, item in self._family_items.items():
-            rows = library.schedules[families == family]
-            self._plotted[family] = len(rows)
-            if len(rows) == 0:
-                item.setData([], [])
-                item.hide()
-                continue
-            x = np.tile(epochs, len(rows))
-            y = np.concatenate([rows, np.full((len(rows), 1), np.nan)], axis=1).reshape(-1)
-            item.setData(x, y, connect="finite")
-            item.show()
-            self.legend.addItem(item, family)
-        self._style_curves()
-        self.plot.enableAutoRange()
-
-    def _bounds_now(self) -> tuple[float, float]:
-        config = self.form.value()
-        return config.beta_lo, config.beta_hi
-
-    def _style_curves(self) -> None:
-        if self._library is None or self._selected is None:
-            self._highlight.setData([], [])
-            self._highlight.hide()
-        else:
-            family = self._library.families[self._selected]
-            colour = FAMILY_COLOURS.get(family, (0, 0, 0))
-            self._highlight.setPen(pg.mkPen(colour, width=4))
-            self._highlight.setData(np.arange(self._library.n_epochs),
-                                    self._library.schedules[self._selected])
-            self._highlight.show()
-        self.remove_button.setEnabled(self._selected is not None)
+        return self.library_plot.plotted_counts()
 
     def row_at(self, family: str, epoch: float, y_view: float) -> int | None:
-        """The library row of ``family`` nearest to a point of the plot (view coordinates).
+        """The library row of ``family`` nearest to a point of the plot (view coordinates)."""
+        return self.library_plot.row_at(family, epoch, y_view)
 
-        Args:
-            family: The family whose rows are searched.
-            epoch: x of the point.
-            y_view: y of the point in view coordinates (log10 β on a log axis).
-
-        Returns:
-            The row index in the library, or None when the family has no rows.
-        """
-        if self._library is None:
-            return None
-        rows = [i for i, f in enumerate(self._library.families) if f == family]
-        if not rows:
-            return None
-        values = self._library.schedules[rows]
-        if self.plot.getPlotItem().getAxis("left").logMode:
-            values = np.log10(values)
-        at = np.array([np.interp(epoch, np.arange(values.shape[1]), v) for v in values])
-        return rows[int(np.argmin(np.abs(at - y_view)))]
-
-    def _on_curve_clicked(self, item: pg.GraphicsObject, event: object = None) -> None:
-        family = next((f for f, it in self._family_items.items()
-                       if item is it or item is it.curve), None)  # 0.14 emits the curve
-        pos = getattr(event, "pos", None)
-        if family is None or pos is None:
-            return
-        point = pos()
-        row = self.row_at(family, point.x(), point.y())
-        if row is not None:
-            self.select(None if row == self._selected else row)
+    def _shown_bounds(self) -> Bounds:
+        if self._campaign_view and self.campaign is not None and self.campaign.config:
+            sc = self.campaign.config.schedules
+        else:
+            sc = self.draft.config.schedules
+        return Bounds(sc.beta_lo, sc.beta_hi)
 
     def _show_error(self, text: str) -> None:
         self.message.setStyleSheet(ERROR_STYLE)

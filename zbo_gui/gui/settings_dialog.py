@@ -1,4 +1,8 @@
-"""The settings dialog: jrVAE, objective, BO, schedule VAE + grid, and compute.
+"""The settings dialog of the next campaign: jrVAE, objective, BO, schedule VAE + grid, compute.
+
+It edits the window's draft, never an open campaign (whose settings are in its file). A preset
+(the demo preset "D", the quick smoke preset or the tiny set-up check) replaces the whole draft
+when OK is pressed: its dataset and seed settings too.
 
 Every field is a :class:`~zbo_gui.gui.forms.DataclassForm` editor bound to its config field by
 name, validated on every edit by constructing the dataclass; the :class:`ConfigError` message shows
@@ -46,12 +50,24 @@ from zbo_gui.core.config import (
     JrVAEConfig,
     ObjectiveConfig,
     ScheduleVAEConfig,
+    demo_config,
+    quick_config,
+    tiny_config,
 )
 from zbo_gui.core.errors import ConfigError
 from zbo_gui.gui.forms import ERROR_STYLE, DataclassForm
 
 #: QSettings key of the thread-count preference.
 THREADS_KEY = "compute/threads"
+#: Presets: name → (description, configuration).
+PRESETS: dict[str, tuple[str, CampaignConfig]] = {
+    "demo": ("Demo, preset D: digits 0/1/4/7, 800 images 16×16, 50 epochs; learns on a CPU"
+             " (≈1 min per training)", demo_config()),
+    "quick": ("Quick smoke test: 300 images 12×12, 12 epochs, 8 trainings; a minute, does not"
+              " learn", quick_config()),
+    "tiny": ("Tiny set-up check: 120 images 8×8, 6 epochs, 6 trainings; seconds each, learns"
+             " nothing", tiny_config()),
+}
 
 _CHOICES = {
     "jrvae": {"sampler": SAMPLERS, "invariances": INVARIANCES},
@@ -124,11 +140,20 @@ class SettingsDialog(QDialog):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Settings")
+        self.setWindowTitle("Settings of the next campaign")
         self._config = config or CampaignConfig()
         self._settings = settings
         self._cuda = cuda_available() if cuda is None else cuda
         self._valid = True
+        self._preset: CampaignConfig | None = None
+        self.preset_combo = QComboBox()
+        self.preset_combo.setObjectName("preset")
+        self.preset_combo.addItem("(keep the current settings)", "")
+        for name, (text, _) in PRESETS.items():
+            self.preset_combo.addItem(text, name)
+        self.preset_combo.setToolTip("Start from a preset: it replaces every setting of the"
+                                     " next campaign, its dataset and seeds included")
+        self.preset_combo.activated.connect(self._on_preset)
 
         self.forms: dict[str, DataclassForm] = {
             "jrvae": DataclassForm(
@@ -178,7 +203,15 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 
+        note = QLabel("These settings apply to the next New campaign; an open campaign keeps"
+                      " the settings stored in its file.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: gray;")
+        preset_row = QFormLayout()
+        preset_row.addRow("preset", self.preset_combo)
         layout = QVBoxLayout(self)
+        layout.addWidget(note)
+        layout.addLayout(preset_row)
         layout.addWidget(self.tabs)
         layout.addWidget(self.buttons)
         self.set_config(self._config)
@@ -213,7 +246,7 @@ class SettingsDialog(QDialog):
         self.threads_spin.setToolTip(
             "CPU threads for training (a preference of this computer, not stored in the"
             " campaign)")
-        threads = self.threads_spin.maximum()
+        threads = max(1, self.threads_spin.maximum() - 1)  # one core for the window
         if self._settings is not None:
             stored = self._settings.value(THREADS_KEY, threads)
             with contextlib.suppress(TypeError, ValueError):
@@ -246,6 +279,18 @@ class SettingsDialog(QDialog):
         self.device_combo.setCurrentIndex(max(index, 0))
         self.seed_spin.setValue(config.seed)
         self._update_validity()
+
+    def preset(self) -> CampaignConfig | None:
+        """The preset chosen (the whole configuration it replaces the draft with), or None."""
+        return self._preset
+
+    def _on_preset(self, index: int) -> None:
+        name = self.preset_combo.itemData(index)
+        if not name:
+            self._preset = None
+            return
+        self._preset = PRESETS[name][1]
+        self.set_config(self._preset)
 
     def restore_defaults(self) -> None:
         """Put the fields of every tab back to the defaults (dataset and schedules unchanged)."""

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from zbo_gui.core.schedules import Bounds, jitter
+from zbo_gui.gui import plots
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 
@@ -40,7 +41,7 @@ class _DrawingPlot(pg.PlotWidget):
     """A plot whose left-button drags draw instead of panning."""
 
     def __init__(self, canvas: SketchCanvas) -> None:
-        super().__init__()
+        super().__init__(axisItems={"left": plots.BetaAxis("left")})
         self._canvas = canvas
         self._points: list[tuple[float, float]] | None = None
 
