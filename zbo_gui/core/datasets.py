@@ -12,9 +12,12 @@ suspicious data gives a :class:`~zbo_gui.core.data.DatasetWarning`, also kept in
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -68,6 +71,27 @@ class ImageSet:
                                 self.steps, self.warnings)
 
 
+@functools.lru_cache(maxsize=1)
+def bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled handwritten digits: ``(1797, 8, 8)`` float64 images (0..16) and
+    ``(1797,)`` int64 labels.
+
+    Read straight from the data file that scikit-learn installs (milliseconds; importing
+    scikit-learn takes about a second, which the window would spend before it shows), else
+    through ``sklearn.datasets.load_digits``.
+    """
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    if spec is not None and spec.origin is not None:
+        path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            table = np.loadtxt(path, delimiter=",")
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return bunch.images.astype(np.float64), bunch.target.astype(np.int64)
+
+
 def rotated_digits(
     digits: tuple[int, ...], n_images: int, image_size: int, max_rotation: float, seed: int
 ) -> ImageSet:
@@ -89,12 +113,11 @@ def rotated_digits(
         An ImageSet with images ``(n_images, image_size, image_size)`` and the digit labels.
     """
     from skimage.transform import resize, rotate
-    from sklearn.datasets import load_digits
 
-    bunch = load_digits()
-    keep = np.isin(bunch.target, digits)
-    raw = bunch.images[keep].astype(np.float64) / 16.0
-    labels = bunch.target[keep].astype(np.int64)
+    images, target = bundled_digits()
+    keep = np.isin(target, digits)
+    raw = images[keep] / 16.0
+    labels = target[keep]
     rng = np.random.default_rng(seed)
     reps = -(-n_images // len(raw))
     order = np.concatenate([rng.permutation(len(raw)) for _ in range(reps)])[:n_images]
