@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit
 
 from zbo_gui.core.config import CampaignConfig, ScheduleConfig, quick_config
@@ -14,6 +14,8 @@ from zbo_gui.core.schedules import FAMILIES, Bounds, ScheduleLibrary, generate_l
 from zbo_gui.gui.seed_panel import SeedPanel
 from zbo_gui.gui.sketch_canvas import SketchCanvas
 from zbo_gui.model.draft import DraftModel
+
+from .user import drag_sketch
 
 SMALL = ScheduleConfig(
     n_epochs=20, beta_lo=0.1, beta_hi=10.0,
@@ -121,19 +123,6 @@ def test_invalid_bounds_show_the_config_message(panel, qtbot) -> None:
     assert not panel.generate()
 
 
-def _drag(qtbot, canvas: SketchCanvas, points: list[tuple[float, float]]) -> None:
-    viewport = canvas.plot.viewport()
-
-    def at(epoch: float, beta: float) -> QPoint:
-        pos = canvas.widget_pos(epoch, beta)
-        return QPoint(round(pos.x()), round(pos.y()))
-
-    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=at(*points[0]))
-    for point in points[1:]:
-        qtbot.mouseMove(viewport, at(*point))
-    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=at(*points[-1]))
-
-
 def test_sketch_with_the_mouse_edits_part_of_the_curve_and_adds_variants(panel, qtbot) -> None:
     panel.resize(1000, 700)
     with qtbot.waitExposed(panel):
@@ -141,7 +130,7 @@ def test_sketch_with_the_mouse_edits_part_of_the_curve_and_adds_variants(panel, 
     canvas = panel.sketch
     assert canvas.curve() is None and canvas.bounds == Bounds(0.1, 10.0)
     # one stroke over the whole range: a decay from 8 down to 0.2 (log axis)
-    _drag(qtbot, canvas, [(e, 8.0 * (0.2 / 8.0) ** (e / 19)) for e in range(20)])
+    drag_sketch(qtbot, canvas, [(e, 8.0 * (0.2 / 8.0) ** (e / 19)) for e in range(20)])
     first = canvas.curve()
     assert first is not None and first.shape == (20,)
     assert np.all((first >= 0.1) & (first <= 10.0))
@@ -149,13 +138,13 @@ def test_sketch_with_the_mouse_edits_part_of_the_curve_and_adds_variants(panel, 
     np.testing.assert_allclose(first[[0, 10, 19]], [8.0, 8.0 * 0.025 ** (10 / 19), 0.2],
                                rtol=0.15)  # a pixel is about 1-2 % of a decade here
     # a second stroke over epochs 5..9 only, at β = 1 (and beyond the top bound: clipped)
-    _drag(qtbot, canvas, [(4.6, 1.0), (7, 1.0), (9.4, 1.0)])  # covers epochs 5..9
+    drag_sketch(qtbot, canvas, [(4.6, 1.0), (7, 1.0), (9.4, 1.0)])  # covers epochs 5..9
     second = canvas.curve()
     assert second is not None
     np.testing.assert_allclose(second[5:10], 1.0, rtol=0.1)
     np.testing.assert_array_equal(second[:5], first[:5])
     np.testing.assert_array_equal(second[10:], first[10:])
-    _drag(qtbot, canvas, [(0, 50.0), (1, 50.0)])
+    drag_sketch(qtbot, canvas, [(0, 50.0), (1, 50.0)])
     assert canvas.curve()[0] == pytest.approx(10.0)
 
     canvas.k_spin.setValue(3)

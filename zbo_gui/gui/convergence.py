@@ -10,8 +10,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from zbo_gui.core.types import Evaluation, ProposalSource
+from zbo_gui.core.types import ProposalSource
 from zbo_gui.gui import plots
+from zbo_gui.gui.map_markers import evaluation_tip
 from zbo_gui.model.campaign import CampaignModel
 
 #: Marker of a successful evaluation by who chose it.
@@ -143,7 +144,7 @@ class ConvergencePlot(QtWidgets.QWidget):
             symbol=[SOURCE_SYMBOLS[ev.proposal.source]
                     for ev, good in zip(evaluations, ok, strict=True) if good],
             brush=brushes, pen=pg.mkPen(foreground, width=1),
-            data=[self._describe(ev) for ev, good in zip(evaluations, ok, strict=True) if good])
+            data=[evaluation_tip(ev) for ev, good in zip(evaluations, ok, strict=True) if good])
         if ok.any():
             lo, hi = float(objectives[ok].min()), float(objectives[ok].max())
             floor = lo - 0.08 * (hi - lo if hi > lo else max(abs(lo), 1.0))
@@ -151,7 +152,7 @@ class ConvergencePlot(QtWidgets.QWidget):
             floor = 0.0
         failed = [ev for ev, good in zip(evaluations, ok, strict=True) if not good]
         self.failed_item.setData(x=numbers[~ok], y=np.full(len(failed), floor),
-                                 data=[self._describe(ev) for ev in failed])
+                                 data=[evaluation_tip(ev) for ev in failed])
         best = best_so_far(objectives)
         if np.isfinite(best).any():  # (a path of NaN alone crashes Qt's painter)
             step_x = np.repeat(numbers, 2)[1:]
@@ -163,14 +164,6 @@ class ConvergencePlot(QtWidgets.QWidget):
         self._design_line.setVisible(boundary is not None)
         if boundary is not None:
             self._design_line.setValue(boundary)
-
-    @staticmethod
-    def _describe(ev: Evaluation) -> str:
-        head = f"#{ev.index + 1} ({ev.proposal.source.value})"
-        if ev.succeeded and np.isfinite(ev.objective):
-            return f"{head}: objective {ev.objective:.4g}"
-        message = ev.message.strip().splitlines()[0] if ev.message.strip() else "no message"
-        return f"{head}: failed — {message}"
 
     @staticmethod
     def _tip(x: float, y: float, data: object) -> str:
