@@ -281,13 +281,7 @@ class EvaluationsTable(QtWidgets.QWidget):
     Args:
         campaign: the campaign model.
         parent: the parent widget.
-
-    Signals:
-        evaluationSelected(int): the ``Evaluation.index`` of the row selected (whatever the
-            sort order).
     """
-
-    evaluationSelected = QtCore.Signal(int)
 
     def __init__(self, campaign: CampaignModel, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -369,7 +363,6 @@ class EvaluationsTable(QtWidgets.QWidget):
         if current.isValid():
             index = int(current.data(INDEX_ROLE))
             self.campaign.select_evaluation(index)
-            self.evaluationSelected.emit(index)
 
 
 __all__ = ["COLUMNS", "EvaluationsModel", "EvaluationsSortProxy", "EvaluationsTable"]

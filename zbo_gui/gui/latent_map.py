@@ -61,17 +61,10 @@ class LatentMapView(QtWidgets.QWidget):
         parent: the parent widget.
 
     Signals:
-        pointClicked(float, float): left click at latent point ``(z₁, z₂)`` (also selected on
-            the model).
-        pointHovered(float, float): the mouse is over latent point ``(z₁, z₂)`` (throttled).
         evaluateRequested(float, float): "Evaluate this point next" chosen in the context menu.
-        layerChanged(str): the heatmap layer changed (``"mean"``, ``"std"``, ``"acquisition"``).
     """
 
-    pointClicked = QtCore.Signal(float, float)
-    pointHovered = QtCore.Signal(float, float)
     evaluateRequested = QtCore.Signal(float, float)
-    layerChanged = QtCore.Signal(str)
 
     def __init__(self, model: CampaignModel, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -233,7 +226,6 @@ class LatentMapView(QtWidgets.QWidget):
         """
         if layer not in LAYERS:
             raise ValueError(f"unknown layer {layer!r}; expected one of {sorted(LAYERS)}")
-        changed = layer != self._layer
         self._layer = layer
         index = self._layer_combo.findData(layer)
         if index != self._layer_combo.currentIndex():
@@ -243,8 +235,6 @@ class LatentMapView(QtWidgets.QWidget):
         self._colorbar.setColorMap(plots.colormap(plots.LAYER_COLORMAPS[layer]))
         self._colorbar.axis.setLabel(self._layer_label())
         self._update_heatmap()
-        if changed:
-            self.layerChanged.emit(layer)
 
     def layer(self) -> str:
         """The heatmap layer shown (``"mean"``, ``"std"`` or ``"acquisition"``)."""
@@ -380,7 +370,6 @@ class LatentMapView(QtWidgets.QWidget):
             return
         if event.button() == QtCore.Qt.MouseButton.LeftButton:
             self.model.select_point(*point)
-            self.pointClicked.emit(*point)
         elif event.button() == QtCore.Qt.MouseButton.RightButton:
             self._show_menu(point, event.screenPos().toPoint())
 
@@ -409,7 +398,6 @@ class LatentMapView(QtWidgets.QWidget):
         if self._hover_point is None:
             return
         self._readout.setText(self._describe(*self._hover_point))
-        self.pointHovered.emit(*self._hover_point)
 
     def _restyle(self) -> None:
         plots.style_view(self._plot, source=self)

@@ -97,12 +97,14 @@ class InputsPanel(QWidget):
         self.edit_button.setToolTip("Start the draft from the open campaign's configuration and"
                                     " seed library")
         self.edit_button.clicked.connect(self.editAsNew)
-        header = QHBoxLayout()
+        header = QHBoxLayout()  # narrow: the dock may be dragged down to the tabs' width
         header.addWidget(QLabel("Show:"))
         header.addWidget(self.campaign_button)
         header.addWidget(self.draft_button)
         header.addStretch(1)
-        header.addWidget(self.edit_button)
+        edit_row = QHBoxLayout()
+        edit_row.addStretch(1)
+        edit_row.addWidget(self.edit_button)
         self.tabs = QTabWidget()
         for panel, title in ((dataset, "Dataset"), (seeds, "Seed schedules")):
             scroll = QScrollArea()  # the dock may be narrower than the panel likes
@@ -112,6 +114,7 @@ class InputsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(header)
+        layout.addLayout(edit_row)
         layout.addWidget(self.tabs, 1)
         self.show_campaign(False)
 
