@@ -668,3 +668,40 @@ def test_storage_imports_no_qt_and_no_torch() -> None:
     )
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+# ---------------------------------------------------------------------------- save as (copy_to)
+def test_copy_to_makes_a_writable_copy_while_the_original_stays_open(
+        store: CampaignStore, path: Path, rng: np.random.Generator) -> None:
+    schedules = rng.random((3, 5)) + 0.1
+    store.write_seeds(schedules, ["a", "b", "c"])
+    target = path.with_name("copy.h5")
+    assert store.copy_to(target) == target
+    with CampaignStore.open(target, writable=True) as copy:  # its lease is free
+        assert copy.writable and copy.config_toml == CONFIG
+        assert_same_array(copy.read_seeds()[0], schedules)
+        copy.write_final("final_model", {"m": np.ones(2)}, {"note": "copy only"})
+    assert store.writable and store.read_final("final_model") is None  # the original is apart
+    assert sorted(p.name for p in path.parent.iterdir()) == ["campaign.h5", "copy.h5"]
+
+
+def test_copy_to_refuses_its_own_file_an_existing_one_and_a_non_campaign(
+        store: CampaignStore, path: Path) -> None:
+    with pytest.raises(CampaignFileError, match="is this campaign's own file"):
+        store.copy_to(path, overwrite=True)
+    other = path.with_name("other.h5")
+    CampaignStore.create(other, "old = 1\n", "1").close()
+    with pytest.raises(CampaignFileError, match="already exists"):
+        store.copy_to(other)
+    notes = path.with_name("notes.txt")
+    notes.write_text("a week of lab notes\n")
+    with pytest.raises(CampaignFileError, match=r"notes\.txt: not a zbo campaign file"):
+        store.copy_to(notes, overwrite=True)
+    assert notes.read_text() == "a week of lab notes\n"
+    with CampaignStore.open(other) as s:
+        assert s.config_toml == "old = 1\n"
+    store.copy_to(other, overwrite=True)  # a campaign file no writer holds may be replaced
+    with CampaignStore.open(other) as s:
+        assert s.config_toml == CONFIG
+    assert sorted(p.name for p in path.parent.iterdir()) == ["campaign.h5", "notes.txt",
+                                                             "other.h5"]

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -59,7 +58,7 @@ import numpy as np
 
 from zbo_gui.core.errors import CampaignFileError
 from zbo_gui.core.types import Evaluation
-from zbo_gui.storage import _checkpoints, _evaluations, _files, _lease, _migrate, _paths
+from zbo_gui.storage import _checkpoints, _copy, _evaluations, _files, _lease, _migrate, _paths
 from zbo_gui.storage._files import FORMAT_VERSION, KIND, MIGRATIONS
 from zbo_gui.storage._lease import Lease
 from zbo_gui.storage._paths import check_new_campaign as check_new_campaign_path
@@ -230,24 +229,7 @@ class CampaignStore(StageAccess):
                                     " name")
         _paths.check_new_campaign(target, overwrite, allow_own=False)
         self._h5.flush()
-        tmp = _files.temporary_next_to(target)
-        try:
-            shutil.copyfile(self._path, tmp)
-            offset = _lease.file_offset(tmp)
-            if offset is not None:  # free the copy's lease (this process holds the original)
-                fd = os.open(tmp, os.O_RDWR)
-                try:
-                    os.pwrite(fd, np.zeros(1, _lease.RECORD).tobytes(), offset)
-                finally:
-                    os.close(fd)
-            _files.publish(tmp, target, overwrite=overwrite)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise CampaignFileError(f"{target}: cannot copy the campaign there"
-                                    f" ({_files.problem(exc)})") from None
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        _copy.copy_campaign(self._path, target, overwrite)
         return target
 
     def close(self) -> None:
