@@ -30,7 +30,7 @@ from zbo_gui.core.latent_grid import LatentGrid, build_grid
 from zbo_gui.core.objective import JrVAEObjective, Objective
 from zbo_gui.core.resources import check_memory, raw_layout
 from zbo_gui.core.schedule_vae import CheckpointMismatch, ScheduleVAE, TrainingCheckpoint
-from zbo_gui.core.schedules import Bounds, ScheduleLibrary, generate_library, load_csv
+from zbo_gui.core.schedules import Bounds, ScheduleLibrary, configured_library
 from zbo_gui.core.types import (
     Controls,
     Evaluation,
@@ -78,19 +78,16 @@ def replicate_seed(campaign_seed: int, index: int, replicate: int) -> int:
 
 
 def seed_library(config: CampaignConfig) -> ScheduleLibrary:
-    """The campaign's seed schedules: the generated families, then every CSV file's curves.
+    """The campaign's seed schedules: the generated families, then every CSV file's curves
+    (:func:`~zbo_gui.core.schedules.configured_library`).
 
     Raises:
         ScheduleError: a CSV file is missing or holds a bad value (the message names the file,
             the line and the value).
     """
     sc = config.schedules
-    bounds = Bounds(sc.beta_lo, sc.beta_hi)
-    library = generate_library(sc.counts, sc.n_epochs, bounds, config.seed)
-    for path in sc.csv_files:
-        curves = load_csv(path, sc.n_epochs)
-        library = library.concat(ScheduleLibrary(curves, ("csv",) * len(curves)))
-    return library
+    return configured_library(sc.counts, sc.n_epochs, Bounds(sc.beta_lo, sc.beta_hi),
+                              config.seed, sc.csv_files)
 
 
 def checked_library(library: ScheduleLibrary, config: CampaignConfig) -> ScheduleLibrary:

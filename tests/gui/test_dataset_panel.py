@@ -205,8 +205,6 @@ def test_an_open_campaign_is_shown_read_only(qtbot) -> None:
     from zbo_gui.model.messages import DatasetSnapshot
 
     campaign = opened_model(CampaignConfig(dataset=DatasetConfig(n_images=99, image_size=10)))
-    images = np.random.default_rng(0).random((20, 10, 10)).astype(np.float32)
-    campaign.apply(DatasetSnapshot(images, None, 99, "demo: digits", "ab" * 32))
     draft = DraftModel(CampaignConfig(dataset=START))
     loader = DatasetLoader(draft)
     widget = DatasetPanel(draft, loader, campaign)
@@ -215,6 +213,10 @@ def test_an_open_campaign_is_shown_read_only(qtbot) -> None:
     assert widget.campaign_view and not widget.open_button.isEnabled()
     assert not widget.form.isEnabled() and widget.banner.isVisibleTo(widget)
     assert widget.form.value().n_images == 99  # the campaign's, not the draft's
+    assert widget.summary_labels["count"].text() == "—"  # its images are not there yet
+    # the campaign's images arrive while it is shown: the panel shows them
+    images = np.random.default_rng(0).random((20, 10, 10)).astype(np.float32)
+    campaign.apply(DatasetSnapshot(images, None, 99, "demo: digits", "ab" * 32))
     assert widget.summary_labels["count"].text().startswith("99")
     assert draft.config.dataset == START
     widget.show_campaign(False)

@@ -229,16 +229,23 @@ def test_click_a_curve_to_select_and_remove_it(qtbot) -> None:
 def test_an_open_campaign_is_shown_read_only_and_the_draft_comes_back(qtbot) -> None:
     from tests.gui.conftest import make_grid, opened_model
 
-    campaign = opened_model()
-    grid = make_grid()
-    campaign.apply(grid)
+    from zbo_gui.model.messages import CampaignOpened
+
+    campaign = opened_model()  # a half-made campaign: no seed library stored
     widget = SeedPanel(DraftModel(CampaignConfig(schedules=SMALL)), campaign)
     qtbot.addWidget(widget)
     draft_library = widget.library()
     widget.show_campaign(True)
     assert widget.campaign_view and not widget.generate_button.isEnabled()
     assert not widget.form.isEnabled() and not widget.seed_spin.isEnabled()
-    assert widget.library().families == grid.seed_families
+    assert widget.library() is None and widget.plotted_counts() == {}
+    assert "No seed library" in widget.summary.text()
+    # another campaign is opened while shown: the panel shows its seeds at once
+    grid = make_grid()
+    seeds = ScheduleLibrary(grid.seed_schedules, grid.seed_families)
+    campaign.apply(CampaignOpened("/tmp/d.h5", CampaignConfig(), 0, ("dataset", "seeds"), seeds))
+    assert widget.campaign_view and widget.library() is seeds
+    assert sum(widget.plotted_counts().values()) == len(seeds)
     assert not widget.undo() and widget.draft.library is draft_library  # nothing edited
     widget.show_campaign(False)
     assert widget.generate_button.isEnabled() and _same(widget.library(), draft_library)

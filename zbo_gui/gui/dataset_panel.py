@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 from zbo_gui.core.config import DEMO_SOURCES, DatasetConfig, JrVAEConfig
 from zbo_gui.core.data.base import CROP_MODES, FORMATS, NORMALIZE_MODES, PATCH_MODES
 from zbo_gui.core.errors import ZboError
-from zbo_gui.gui.dataset_summary import WARN_STYLE, DatasetSummaryView
-from zbo_gui.gui.forms import ERROR_STYLE, DataclassForm
+from zbo_gui.gui.dataset_summary import DatasetSummaryView
+from zbo_gui.gui.forms import ERROR_STYLE, WARN_STYLE, DataclassForm
 from zbo_gui.model.campaign import CampaignModel
 from zbo_gui.model.draft import DraftModel
 
@@ -196,6 +196,9 @@ class DatasetPanel(QWidget):
 
         draft.events.preview.connect(lambda _: self._show_draft_preview())
         draft.events.config.connect(self._on_draft_config)
+        if campaign is not None:  # the shown campaign replaced, or its preview arrived
+            campaign.events.opened.connect(lambda _: self._refresh_campaign_view())
+            campaign.events.dataset.connect(lambda _: self._refresh_campaign_view())
         self._show_draft_config()
         if draft.preview.images is None and not draft.preview.error:
             loader.reload()
@@ -260,6 +263,11 @@ class DatasetPanel(QWidget):
         current = self.draft.config.dataset
         config = dataclasses.replace(edited, source=current.source, key=current.key)
         return self.loader.apply(config, candidates=list(self.draft.preview.candidates))
+
+    def commit_pending(self) -> None:
+        """Apply a settings edit still waiting for the typing pause, now."""
+        if self._debounce.isActive():
+            self.reload()
 
     def wait_for_summary(self, timeout: float = 30.0) -> bool:
         """Block until a background summary is shown (for scripts and tests)."""
@@ -337,6 +345,10 @@ class DatasetPanel(QWidget):
             self._set_message(preview.message, WARN_STYLE)
         else:
             self._set_message("", "")
+
+    def _refresh_campaign_view(self) -> None:
+        if self._campaign_view:
+            self.show_campaign(True)
 
     def _show_campaign_dataset(self) -> None:
         campaign = self.campaign

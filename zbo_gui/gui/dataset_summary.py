@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QSplitter, QWidget
 
+from zbo_gui.gui.forms import WARN_STYLE
 from zbo_gui.model.draft import DatasetPreview
 from zbo_gui.model.messages import DatasetSnapshot
 
@@ -30,7 +31,6 @@ SUMMARY_ROWS = (
     ("fingerprint", "SHA-256 of the data, identifying what a campaign used"),
     ("warnings", "Suspicious but usable properties of the data"),
 )
-WARN_STYLE = "color: #e65100;"
 
 
 def mosaic(images: np.ndarray, columns: int | None = None, gap: int = 1) -> np.ndarray:

@@ -51,6 +51,8 @@ from zbo_gui.core.errors import ConfigError
 
 #: Style of the error labels (red text).
 ERROR_STYLE = "color: #c62828;"
+#: Style of a warning: usable, but worth a look.
+WARN_STYLE = "color: #e65100;"
 _INT_MIN, _INT_MAX = -(2**31) + 1, 2**31 - 1
 
 

@@ -51,7 +51,7 @@ class LibraryPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
-        self._library = ScheduleLibrary(np.ones((1, 2)), ("constant",))
+        self._library: ScheduleLibrary | None = None
         self._selected: int | None = None
         self._items: dict[str, pg.PlotDataItem] = {}
         self._plotted: dict[str, int] = {}
@@ -65,17 +65,20 @@ class LibraryPlot(QWidget):
         self._highlight.setZValue(10)
 
     # ------------------------------------------------------------------ what it shows
-    def show_library(self, library: ScheduleLibrary, bounds: Bounds) -> None:
-        """Draw ``library`` (its rows ``(n, N)``); a selection beyond its rows is dropped."""
+    def show_library(self, library: ScheduleLibrary | None, bounds: Bounds) -> None:
+        """Draw ``library`` (its rows ``(n, N)``; None: nothing); a selection beyond its rows is
+        dropped."""
         self._library = library
-        if self._selected is not None and self._selected >= len(library):
+        if self._selected is not None and (library is None or self._selected >= len(library)):
             self._selected = None
         self.plot.setLogMode(x=False, y=bounds.log_scale)
-        epochs = np.append(np.arange(library.n_epochs, dtype=np.float64), np.nan)
-        families = np.array(library.families)
+        n_epochs = library.n_epochs if library is not None else 0
+        epochs = np.append(np.arange(n_epochs, dtype=np.float64), np.nan)
+        families = np.array(library.families if library is not None else ())
         self._plotted = {}
         for family, item in self._items.items():
-            rows = library.schedules[families == family]
+            rows = (library.schedules[families == family] if library is not None
+                    else np.empty((0, 0)))
             self._plotted[family] = len(rows)
             if len(rows) == 0:
                 item.setData([], [])
@@ -114,6 +117,8 @@ class LibraryPlot(QWidget):
             epoch: x of the point.
             y_view: y of the point in view coordinates (log10 β on a log axis).
         """
+        if self._library is None:
+            return None
         rows = [i for i, f in enumerate(self._library.families) if f == family]
         if not rows:
             return None
@@ -126,7 +131,7 @@ class LibraryPlot(QWidget):
     # ------------------------------------------------------------------ internals
     def _draw_selection(self) -> None:
         row = self._selected
-        if row is None:
+        if row is None or self._library is None:
             self._highlight.setData([], [])
             self._highlight.hide()
             return

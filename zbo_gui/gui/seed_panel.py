@@ -37,7 +37,7 @@ from zbo_gui.core import schedules as schedules_module
 from zbo_gui.core.config import ScheduleConfig
 from zbo_gui.core.errors import ZboError
 from zbo_gui.core.schedules import FAMILIES, Bounds, ScheduleLibrary
-from zbo_gui.gui.forms import ERROR_STYLE, DataclassForm
+from zbo_gui.gui.forms import ERROR_STYLE, WARN_STYLE, DataclassForm
 from zbo_gui.gui.library_plot import LibraryPlot, family_colour
 from zbo_gui.gui.sketch_canvas import SketchCanvas
 from zbo_gui.model.campaign import CampaignModel
@@ -196,6 +196,9 @@ class SeedPanel(QWidget):
         layout.addWidget(splitter)
 
         draft.events.library.connect(lambda _: self._show_library())
+        if campaign is not None:  # a campaign replaced while shown: show the new one's seeds
+            campaign.events.opened.connect(
+                lambda _: self.show_campaign(True) if self._campaign_view else None)
         draft.events.config.connect(lambda _: self._show_draft_settings())
         self._show_draft_settings()
         self._show_library()
@@ -215,12 +218,11 @@ class SeedPanel(QWidget):
         """The seed shown."""
         return self.seed_spin.value()
 
-    def library(self) -> ScheduleLibrary:
-        """The library shown: the draft's, or the open campaign's in :meth:`show_campaign`."""
-        if self._campaign_view:
-            grid = self.campaign.grid if self.campaign is not None else None
-            if grid is not None:
-                return ScheduleLibrary(grid.seed_schedules, grid.seed_families)
+    def library(self) -> ScheduleLibrary | None:
+        """The library shown: the draft's, or the open campaign's in :meth:`show_campaign`
+        (None while that campaign has no seed library stored yet)."""
+        if self._campaign_view and self.campaign is not None:
+            return self.campaign.seeds
         return self.draft.library
 
     def schedule_config(self) -> ScheduleConfig:
@@ -359,6 +361,16 @@ class SeedPanel(QWidget):
     def _show_draft_settings(self) -> None:
         if not self._campaign_view:
             self._show_settings(self.draft.config.schedules, self.draft.config.seed)
+            self._show_staleness()
+
+    def _show_staleness(self) -> None:
+        """Say so when the library no longer is what the settings describe (New refuses it)."""
+        reason = self.draft.stale_reason()
+        if reason:
+            self._show_warning(f"The library was drawn with other settings ({reason}): press"
+                               " Generate to redraw it, or Undo.")
+        elif self.message.styleSheet() == WARN_STYLE:
+            self._show_ok("")
 
     def _show_settings(self, config: ScheduleConfig, seed: int) -> None:
         self.form.blockSignals(True)
@@ -383,18 +395,20 @@ class SeedPanel(QWidget):
             return
         self.generate_button.setEnabled(True)
         self.draft.set_schedules(config)
-        self._show_ok("Settings changed: press Generate to redraw the library."
-                      if self.draft.stale else "")
+        self._show_staleness()
 
     def _on_seed(self, seed: int) -> None:
         self.draft.set_seed(seed)
-        self._show_ok("Seed changed: press Generate to redraw the library with it.")
+        self._show_staleness()
 
     def _show_library(self) -> None:
         library = self.library()
         self.library_plot.show_library(library, self._shown_bounds())
         self.select(self.selected())
         self.undo_button.setEnabled(not self._campaign_view and self.draft.can_undo)
+        if library is None:
+            self.summary.setText("No seed library stored in this campaign yet.")
+            return
         counts: dict[str, int] = {}
         for family in library.families:
             counts[family] = counts.get(family, 0) + 1
@@ -423,6 +437,10 @@ class SeedPanel(QWidget):
 
     def _show_error(self, text: str) -> None:
         self.message.setStyleSheet(ERROR_STYLE)
+        self.message.setText(text)
+
+    def _show_warning(self, text: str) -> None:
+        self.message.setStyleSheet(WARN_STYLE)
         self.message.setText(text)
 
     def _show_ok(self, text: str) -> None:

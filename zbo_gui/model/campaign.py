@@ -8,7 +8,8 @@ point under a latent position, what the run controls allow) are computed here on
 Events (each called with the value noted):
 
 ==============  ====================================================================
-``opened``      a campaign was opened or created (its path), or closed (None)
+``opened``      a campaign was opened or created (its path), or closed (None); its
+                configuration and seed library are there at once
 ``dataset``     the evaluation images' preview (:class:`DatasetSnapshot`)
 ``grid``        the feasible latent grid and the seed library (:class:`GridSnapshot`)
 ``posterior``   the GP over the grid (:class:`PosteriorSnapshot`)
@@ -33,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from zbo_gui.core.config import CampaignConfig
+from zbo_gui.core.schedules import ScheduleLibrary
 from zbo_gui.core.types import Evaluation, Proposal
 from zbo_gui.model.events import Events
 from zbo_gui.model.messages import (
@@ -88,6 +90,7 @@ class CampaignModel:
         self.config: CampaignConfig | None = None
         self.n_stored = 0
         self.stages: tuple[str, ...] = ()
+        self.seeds: ScheduleLibrary | None = None
         self.dataset: DatasetSnapshot | None = None
         self.grid: GridSnapshot | None = None
         self.posterior: PosteriorSnapshot | None = None
@@ -113,7 +116,7 @@ class CampaignModel:
     def _opened(self, message: CampaignOpened) -> None:
         self._clear()
         self.path, self.config, self.n_stored = message.path, message.config, message.n_evaluations
-        self.stages = message.stages
+        self.stages, self.seeds = message.stages, message.seeds
         self.events.opened(message.path)
 
     def _closed(self, message: CampaignClosed) -> None:
@@ -175,6 +178,12 @@ class CampaignModel:
                 self.error = ""  # a new job: the last error is history
             self.events.state(state)
 
+    def clear_proposal(self) -> None:
+        """The proposal was dropped (its evaluation was stopped): nothing is shown as next."""
+        if self.proposal is not None:
+            self.proposal = None
+            self.events.proposal(None)
+
     def report_error(self, message: str) -> None:
         """A request failed or was refused (one line)."""
         self.error = message
@@ -219,10 +228,6 @@ class CampaignModel:
     def best_evaluated(self) -> Evaluation | None:
         """The successful evaluation with the highest objective (the first of equals)."""
         return self._best
-
-    def succeeded(self) -> list[Evaluation]:
-        """The successful evaluations, in order."""
-        return [e for e in self.evaluations if e.succeeded]
 
     @property
     def initial_count(self) -> int:

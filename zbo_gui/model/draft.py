@@ -40,6 +40,7 @@ from zbo_gui.core.schedules import (
     EXTRA_FAMILIES,
     Bounds,
     ScheduleLibrary,
+    configured_library,
     generate_library,
     load_csv,
 )
@@ -75,34 +76,28 @@ class DatasetPreview:
     message: str = ""
 
 
+#: What the generated rows of a library were drawn with: N, the bounds, the counts, the seed.
+_Drawn = tuple[int, float, float, tuple[tuple[str, int], ...], int]
+
+
 @dataclasses.dataclass(frozen=True)
 class _Undo:
     library: ScheduleLibrary
     csv_files: tuple[str, ...]
+    drawn: _Drawn
+    config: CampaignConfig | None = None  # the whole configuration, for an undone load()
 
 
 def generated_library(config: CampaignConfig) -> ScheduleLibrary:
-    """The generated families of ``config`` with its seed, then every CSV file's curves.
-
-    The same library ``zbo run`` builds from a configuration file (``runner.seed_library``).
+    """The library ``config`` describes: the one ``zbo run`` builds
+    (:func:`~zbo_gui.core.schedules.configured_library`).
 
     Raises:
         ScheduleError: a CSV file cannot be read or holds a bad value; no schedule at all.
     """
     sc = config.schedules
-    parts = []
-    if sum(sc.counts.values()) > 0:
-        parts.append(generate_library(sc.counts, sc.n_epochs, Bounds(sc.beta_lo, sc.beta_hi),
-                                      config.seed))
-    for path in sc.csv_files:
-        curves = load_csv(path, sc.n_epochs)
-        parts.append(ScheduleLibrary(curves, ("csv",) * len(curves)))
-    if not parts:
-        raise ScheduleError("the library would be empty: set a count above 0")
-    library = parts[0]
-    for part in parts[1:]:
-        library = library.concat(part)
-    return library
+    return configured_library(sc.counts, sc.n_epochs, Bounds(sc.beta_lo, sc.beta_hi),
+                              config.seed, sc.csv_files)
 
 
 def _resampled(library: ScheduleLibrary, rows: list[int], n_epochs: int) -> ScheduleLibrary:
@@ -125,7 +120,7 @@ class DraftModel:
         self._config = config or demo_config()
         self._preview = DatasetPreview()
         self._library = generated_library(self._config)
-        self._generated_from = self._shape_key(self._config.schedules)
+        self._drawn = self._drawn_key(self._config)
         self._undo: list[_Undo] = []
 
     # ------------------------------------------------------------------ reading
@@ -151,8 +146,20 @@ class DraftModel:
 
     @property
     def stale(self) -> bool:
-        """Whether N or the bounds changed since the library was generated (press Generate)."""
-        return self._shape_key(self._config.schedules) != self._generated_from
+        """Whether N, the bounds, a family count or the seed changed since the library was
+        drawn: the library no longer is what the configuration says (press Generate)."""
+        return self._drawn_key(self._config) != self._drawn
+
+    def stale_reason(self) -> str:
+        """What changed since the library was drawn ("" when nothing did), e.g. ``"seed 0 →
+        7"``."""
+        now, then = self._drawn_key(self._config), self._drawn
+        names = ("N", "β lo", "β hi", "family counts", "seed")
+        parts = []
+        for name, a, b in zip(names, then, now, strict=True):
+            if a != b:
+                parts.append(name if name == "family counts" else f"{name} {a} → {b}")
+        return ", ".join(parts)
 
     @property
     def can_undo(self) -> bool:
@@ -160,8 +167,10 @@ class DraftModel:
         return bool(self._undo)
 
     @staticmethod
-    def _shape_key(sc: ScheduleConfig) -> tuple[int, float, float]:
-        return sc.n_epochs, sc.beta_lo, sc.beta_hi
+    def _drawn_key(config: CampaignConfig) -> _Drawn:
+        sc = config.schedules
+        counts = tuple(sorted((k, int(v)) for k, v in sc.counts.items() if int(v)))
+        return sc.n_epochs, sc.beta_lo, sc.beta_hi, counts, int(config.seed)
 
     # ------------------------------------------------------------------ configuration
     def set_config(self, config: CampaignConfig) -> None:
@@ -197,12 +206,18 @@ class DraftModel:
 
     def load(self, config: CampaignConfig, library: ScheduleLibrary | None = None) -> None:
         """Start the draft from ``config`` (e.g. an open campaign's) and its library (default:
-        built from the config: its generated families and CSV files)."""
+        built from the config: its generated families and CSV files). Undo restores the
+        previous draft, configuration included.
+
+        Raises:
+            ScheduleError: without ``library``, a CSV file of ``config`` cannot be read.
+        """
         library = library if library is not None else generated_library(config)
+        self._push_undo(whole=True)
         self._config = config
+        self._drawn = self._drawn_key(config)
         self.events.config(config)
-        self._set_library(library, tuple(config.schedules.csv_files), undoable=True)
-        self._generated_from = self._shape_key(config.schedules)
+        self._set_library(library, tuple(config.schedules.csv_files), undoable=False)
 
     # ------------------------------------------------------------------ library
     def generate(self) -> ScheduleLibrary:
@@ -226,7 +241,7 @@ class DraftModel:
         for part in parts[1:]:
             library = library.concat(part)
         self._set_library(library, sc.csv_files)
-        self._generated_from = self._shape_key(sc)
+        self._drawn = self._drawn_key(self._config)
         return library
 
     def import_csv(self, path: str | Path) -> int:
@@ -280,18 +295,27 @@ class DraftModel:
         return len(drop)
 
     def undo(self) -> bool:
-        """Restore the library (and the CSV file list) before its last change."""
+        """Restore the library (with its CSV file list and what it was drawn with) before its
+        last change; after a :meth:`load`, the whole previous draft."""
         if not self._undo:
             return False
         state = self._undo.pop()
+        if state.config is not None:
+            self._config = state.config
+            self.events.config(state.config)
+        self._drawn = state.drawn
         self._set_library(state.library, state.csv_files, undoable=False)
         return True
+
+    def _push_undo(self, whole: bool = False) -> None:
+        self._undo.append(_Undo(self._library, self._config.schedules.csv_files, self._drawn,
+                                self._config if whole else None))
+        del self._undo[:-UNDO_DEPTH]
 
     def _set_library(self, library: ScheduleLibrary, csv_files: Sequence[str],
                      undoable: bool = True) -> None:
         if undoable:
-            self._undo.append(_Undo(self._library, self._config.schedules.csv_files))
-            del self._undo[:-UNDO_DEPTH]
+            self._push_undo()
         csv_files = tuple(csv_files)
         if csv_files != self._config.schedules.csv_files:
             schedules = dataclasses.replace(self._config.schedules, csv_files=csv_files)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zbo_gui.core.config import CampaignConfig
+from zbo_gui.core.schedules import ScheduleLibrary
 from zbo_gui.core.types import Evaluation, Proposal
 
 
@@ -43,12 +44,14 @@ class CampaignOpened:
         config: its configuration.
         n_evaluations: evaluations already stored.
         stages: the stages already stored (``dataset``, ``seeds``, ``schedule_vae``, ``grid``).
+        seeds: its seed library, row for row (None before the seeds stage is stored).
     """
 
     path: str
     config: CampaignConfig
     n_evaluations: int
     stages: tuple[str, ...]
+    seeds: ScheduleLibrary | None = None
 
 
 @dataclass(frozen=True)

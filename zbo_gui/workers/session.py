@@ -134,7 +134,7 @@ class CampaignSession:
             runner = new.publish()
         self._swap(runner)
         stages = tuple(s for s in STAGES if runner.store.has(s))
-        self._post(CampaignOpened(str(runner.store.path), config, 0, stages))
+        self._post(CampaignOpened(str(runner.store.path), config, 0, stages, runner.library))
         assert runner.data is not None
         self._post(dataset_snapshot(runner.data))
         self._sent_dataset = True
@@ -172,8 +172,9 @@ class CampaignSession:
     def _read_back(self, runner: CampaignRunner, controls: Controls) -> list[object]:
         store = runner.store
         stages = tuple(s for s in STAGES if store.has(s))
+        seeds = ScheduleLibrary(*store.read_seeds()) if "seeds" in stages else None
         messages: list[object] = [
-            CampaignOpened(str(store.path), runner.config, store.n_evaluations, stages)
+            CampaignOpened(str(store.path), runner.config, store.n_evaluations, stages, seeds)
         ]
         if len(stages) == len(STAGES):  # prepare() only reads the stages back
             campaign = runner.prepare(controls)

@@ -11,11 +11,11 @@ Modules:
   :func:`generate_family` and :func:`jitter`.
 - ``library``: :class:`ScheduleLibrary`, :func:`generate_library`, :func:`resample`,
   :func:`validate_schedules` and :func:`clamp_positive`.
-- ``csv``: :func:`load_csv`.
+- ``csv``: :func:`load_csv` and :func:`configured_library`.
 - ``_checks``: argument checks shared by the above.
 """
 
-from zbo_gui.core.schedules.csv import load_csv
+from zbo_gui.core.schedules.csv import configured_library, load_csv
 from zbo_gui.core.schedules.families import (
     EXTRA_FAMILIES,
     FAMILIES,
@@ -49,6 +49,7 @@ __all__ = [
     "Bounds",
     "ScheduleLibrary",
     "clamp_positive",
+    "configured_library",
     "generate_family",
     "generate_library",
     "jitter",

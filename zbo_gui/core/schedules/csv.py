@@ -1,4 +1,5 @@
-"""Import of schedules from CSV files: :func:`load_csv` and its line and cell parsers."""
+"""Import of schedules from CSV files (:func:`load_csv` and its line and cell parsers), and the
+library a configuration describes (:func:`configured_library`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import numpy as np
 
 from zbo_gui.core.errors import ScheduleError
 from zbo_gui.core.schedules._checks import _check_n
-from zbo_gui.core.schedules.library import resample
+from zbo_gui.core.schedules.families import Bounds
+from zbo_gui.core.schedules.library import ScheduleLibrary, generate_library, resample
 
 
 def _split(line: str) -> list[str]:
@@ -117,3 +119,28 @@ def load_csv(path: str | os.PathLike, n_epochs: int) -> np.ndarray:
                 [_parse(c, f"{name}, line {line_no}, column {j + 1}") for j, c in enumerate(cells)]
             )
     return np.stack([resample(np.asarray(c), n_epochs) for c in curves])
+
+
+def configured_library(counts: dict[str, int], n_epochs: int, bounds: Bounds, seed: int,
+                       csv_files: tuple[str, ...] = ()) -> ScheduleLibrary:
+    """The seed library a configuration describes: its generated families (drawn with
+    ``seed``), then every CSV file's curves (family ``csv``) — what ``zbo run`` uses, and the
+    window's draft before any edit.
+
+    Raises:
+        ScheduleError: a CSV file is missing or holds a bad value (the message names the file,
+            the line and the value); nothing at all to draw.
+    """
+    parts = []
+    if sum(int(c) for c in counts.values()) > 0:
+        parts.append(generate_library(counts, n_epochs, bounds, seed))
+    for path in csv_files:
+        curves = load_csv(path, n_epochs)
+        parts.append(ScheduleLibrary(curves, ("csv",) * len(curves)))
+    if not parts:
+        raise ScheduleError("the seed library would be empty: set a family count above 0 or"
+                            " add a CSV file")
+    library = parts[0]
+    for part in parts[1:]:
+        library = library.concat(part)
+    return library
