@@ -18,18 +18,26 @@ from zbo_gui.model.messages import CampaignClosed, CampaignOpened, RunProgress, 
 from .cli_helpers import tiny_config
 
 
-def test_emitter_calls_in_order_once_and_can_be_blocked() -> None:
+def test_emitter_calls_in_order_once_and_every_callback_despite_errors() -> None:
     seen: list[tuple[str, object]] = []
     emitter = EventEmitter("x")
     first = emitter.connect(lambda v: seen.append(("a", v)))
     emitter.connect(first)  # connecting twice calls once
     emitter.connect(lambda v: seen.append(("b", v)))
     emitter(1)
-    with emitter.blocked():
-        emitter(2)
     emitter.disconnect(first)
     emitter(3)
     assert seen == [("a", 1), ("b", 1), ("b", 3)]
+
+    def broken(value: object) -> None:
+        raise RuntimeError(f"view failed on {value}")
+
+    emitter.disconnect()
+    emitter.connect(broken)
+    emitter.connect(lambda v: seen.append(("c", v)))
+    with pytest.raises(RuntimeError, match="view failed on 4"):
+        emitter(4)
+    assert seen[-1] == ("c", 4)  # the view after the broken one still saw the change
     with pytest.raises(KeyError, match="no event 'nope'"):
         Events("x").emitter("nope")
 
@@ -55,7 +63,7 @@ def test_campaign_model_holds_one_copy_and_derives_the_best() -> None:
     assert events == ["grid", "posterior", "evaluations", "evaluations", "evaluations",
                       "evaluations"]
     assert model.best_evaluated().index == 2  # the first of equals
-    assert [e.index for e in model.succeeded()] == [0, 2, 3]
+    assert [e.index for e in model.evaluations if e.succeeded] == [0, 2, 3]
     with pytest.raises(ValueError, match="evaluation 7 arrived after 4"):
         model.apply(make_evaluation(7, (0.0, 0.0), 0.1))
     with pytest.raises(TypeError, match="cannot apply str"):

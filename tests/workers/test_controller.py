@@ -319,8 +319,16 @@ def test_pause_finishes_the_evaluation_in_flight_then_start_continues(
     assert len(evaluations) == 1 and evaluations[0].status is EvaluationStatus.SUCCEEDED
     assert stored_count(prepared_file) == 1
     assert recorder["finished"] == []
+    # a point chosen while paused is evaluated, and the campaign stays paused
+    grid = recorder["grid"][0]
+    done = {e.proposal.grid_index for e in recorder["evaluations"]}
+    z = next(z for z in feasible_points(grid) if grid.index_of(z) not in done)
+    controller.evaluate_point(z)
+    wait_idle(qtbot, controller)
+    assert controller.state is RunState.PAUSED
+    assert recorder["evaluations"][1].proposal.source is ProposalSource.USER
     # start continues; a start() while pausing takes the pause back
-    with recorder.expect(qtbot, "progress", eval_epoch(2, 1)):
+    with recorder.expect(qtbot, "progress", eval_epoch(3, 1)):
         controller.start()
     controller.pause()
     assert controller.state is RunState.PAUSING

@@ -8,8 +8,7 @@ everything the compute thread posts there).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 Callback = Callable[[Any], None]
@@ -25,7 +24,6 @@ class EventEmitter:
     def __init__(self, name: str) -> None:
         self.name = name
         self._callbacks: list[Callback] = []
-        self._blocked = 0
 
     def connect(self, callback: Callback) -> Callback:
         """Call ``callback(value)`` on every emission; returns it (usable as a decorator)."""
@@ -40,26 +38,17 @@ class EventEmitter:
         elif callback in self._callbacks:
             self._callbacks.remove(callback)
 
-    @property
-    def callbacks(self) -> tuple[Callback, ...]:
-        """The connected callbacks."""
-        return tuple(self._callbacks)
-
-    @contextmanager
-    def blocked(self) -> Iterator[None]:
-        """Emit nothing inside the block."""
-        self._blocked += 1
-        try:
-            yield
-        finally:
-            self._blocked -= 1
-
     def __call__(self, value: Any = None) -> None:
-        """Emit ``value``."""
-        if self._blocked:
-            return
+        """Emit ``value`` to every callback; one that raises does not keep the value from the
+        others, and the first exception is raised again after all of them ran."""
+        first: BaseException | None = None
         for callback in tuple(self._callbacks):
-            callback(value)
+            try:
+                callback(value)
+            except Exception as exc:
+                first = first or exc
+        if first is not None:
+            raise first
 
 
 class Events:

@@ -21,11 +21,9 @@ controller does not block the window.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -38,9 +36,10 @@ from zbo_gui.core.errors import ZboError
 from zbo_gui.core.schedules import ScheduleLibrary
 from zbo_gui.core.types import Controls, Evaluation, Progress, UserPoints
 from zbo_gui.model.campaign import CampaignModel
-from zbo_gui.model.messages import CampaignClosed, CampaignOpened, RunProgress, RunState
-from zbo_gui.workers.jobs import Outcome
-from zbo_gui.workers.worker import ComputeWorker, Job
+from zbo_gui.model.messages import CampaignClosed, CampaignOpened, RunState
+from zbo_gui.workers import exporting
+from zbo_gui.workers.jobs import Outcome, StageProgress
+from zbo_gui.workers.worker import WARM_UP, ComputeWorker, Job, default_threads, import_engine
 
 if TYPE_CHECKING:
     from zbo_gui.workers.session import CampaignSession
@@ -49,41 +48,9 @@ log = logging.getLogger(__name__)
 
 _QUEUED = Qt.ConnectionType.QueuedConnection
 _RESTING = (RunState.EMPTY, RunState.IDLE, RunState.PAUSED, RunState.FINISHED)
-#: Minimum seconds between two progress reports of a preparation stage (the schedule VAE's
-#: epochs last milliseconds); evaluations and the final model report every epoch.
-STAGE_REPORT_INTERVAL = 0.05
-#: What each preparation stage is called in the status bar.
-STAGE_NAMES = {"dataset": "loading the dataset", "seeds": "seed schedules",
-               "schedule_vae": "training the schedule VAE", "grid": "decoding the latent grid"}
 #: Compute threads that did not stop within a shutdown's timeout, kept alive (never destroyed
 #: while running, which would abort the process); they end at their next cancellation check.
 _ORPHANS: list[tuple[QThread, ComputeWorker]] = []
-
-#: The name of :meth:`CampaignController.warm_up`'s work on the compute thread.
-WARM_UP = "warm-up"
-
-
-def default_threads() -> int:
-    """Torch threads of the compute thread: all cores but one, which keeps the window (and the
-    rest of the desktop) responsive; one on a 2-core machine."""
-    return max(1, (os.cpu_count() or 1) - 1)
-
-
-def _import_engine() -> None:
-    """What the first campaign would import: the engine, and what the objective imports at its
-    first score."""
-    import scipy.optimize  # noqa: F401
-    import skimage.metrics  # noqa: F401
-    import sklearn.metrics  # noqa: F401
-
-    import zbo_gui.core.surrogate
-    import zbo_gui.workers.session  # noqa: F401  (torch, pyro, pyroved, the runner)
-
-    # The modules are there for good: take their objects out of the garbage collector's view,
-    # or every full collection walks them all (≈250 ms holding the GIL, a frozen window).
-    gc.collect()
-    gc.freeze()
-
 
 #: The body of a job: a session method bound to its arguments.
 SessionCall = Callable[["CampaignSession", Controls], object]
@@ -101,7 +68,8 @@ class CampaignController(QObject):
 
     States: ``EMPTY`` (no campaign) → ``PREPARING`` (creating, opening, or computing the
     dataset, seeds, schedule VAE and grid) → ``IDLE``; ``RUNNING`` ↔ ``PAUSING`` → ``PAUSED``,
-    ``STOPPING`` → ``IDLE``, or ``FINISHED``; ``TRAINING_FINAL`` → back to where it was.
+    ``STOPPING`` → ``IDLE``, or ``FINISHED``; ``TRAINING_FINAL`` → ``IDLE`` or ``FINISHED``
+    (where the campaign stands). A chosen point evaluated while resting returns to that state.
     """
 
     jobEnded = Signal()
@@ -116,7 +84,7 @@ class CampaignController(QObject):
         self._closed = False
         self._reported = RunState.RUNNING  # the last busy state the running job reported
         self._start_pending = False  # start() arrived during a user point's evaluation
-        self._last_stage, self._last_report, self._stage_start = "", 0.0, 0.0
+        self._stages = StageProgress()
         self._pause = threading.Event()
         self._session: CampaignSession | None = None  # built on the compute thread
         self._threads = default_threads()  # torch CPU threads (a UI preference)
@@ -208,7 +176,7 @@ class CampaignController(QObject):
             self._launch_run()
 
     def pause(self) -> None:
-        """Finish the evaluation in flight, then stop (``IDLE``); :meth:`start` continues."""
+        """Finish the evaluation in flight, then rest (``PAUSED``); :meth:`start` continues."""
         job = self._job
         if job is None or job.name != "run" or job.cancel.is_set():
             return
@@ -275,27 +243,17 @@ class CampaignController(QObject):
 
     def export_schedule(self, path: str | os.PathLike[str], fmt: str,
                         which: str = "evaluated") -> bool:
-        """Write the open campaign's best schedule (CSV, JSON or NPY) with *its* configuration.
+        """Write the open campaign's best schedule (CSV, JSON or NPY) with *its* configuration
+        (:func:`~zbo_gui.workers.exporting.export_schedule`).
 
-        Runs here, at once (a small file), also while a training runs. ``which``:
-        ``"evaluated"`` (the best evaluated schedule) or ``"predicted"`` (the GP's best point).
+        Runs here, at once (a small file), also while a training runs.
 
         Returns:
             Whether the file was written; a refusal or failure is an error on the model.
         """
-        from zbo_gui.storage.export import write_export
-
-        model = self.model
-        config = model.config
         try:
-            if config is None or model.path is None:
-                raise ZboError("no campaign is open")
-            schedule, z, objective, extra = self._exported(which)
-            written = write_export(path, fmt, schedule, config.jrvae.beta_d,
-                                   objective=objective, z=z, which=which,
-                                   config=config.to_dict(), extra=extra,
-                                   protected=[model.path, *config.input_files()])
-        except (ZboError, OSError) as exc:
+            written = exporting.export_schedule(self.model, path, fmt, which)
+        except ZboError as exc:
             self._fail(f"export failed: {exc}")
             return False
         self._note("wrote " + ", ".join(str(p) for p in written))
@@ -305,33 +263,12 @@ class CampaignController(QObject):
         """Whether an export (a table, a picture) may write ``path``: never the campaign, its
         inputs or any HDF5 file, never into a missing folder. A refusal is an error on the
         model."""
-        from zbo_gui.storage.export import check_writable
-
-        model = self.model
-        protected = ([model.path, *model.config.input_files()]
-                     if model.path is not None and model.config is not None else [])
         try:
-            check_writable(path, protected)
-        except (ZboError, OSError) as exc:
+            exporting.check_target(self.model, path)
+        except ZboError as exc:
             self._fail(f"export failed: {exc}")
             return False
         return True
-
-    def _exported(self, which: str) -> tuple[np.ndarray, np.ndarray, float, dict]:
-        model = self.model
-        if which == "evaluated":
-            best = model.best_evaluated()
-            if best is None:
-                raise ZboError("no successful evaluation to export yet")
-            return best.proposal.schedule, best.proposal.z, best.objective, {
-                "evaluation": best.index}
-        posterior, grid = model.posterior, model.grid
-        if posterior is None or grid is None or posterior.best_index < 0:
-            raise ZboError("the GP needs at least 2 successful evaluations")
-        index = posterior.best_index
-        mean, std = model.predicted(index) or (float("nan"), float("nan"))
-        z = np.array([grid.x[index % grid.x.size], grid.y[index // grid.x.size]])
-        return np.asarray(grid.decoded[index], np.float64), z, mean, {"predicted_std": std}
 
     def set_threads(self, threads: int | None) -> None:
         """CPU threads for torch in the next jobs (None: :func:`default_threads`)."""
@@ -343,7 +280,7 @@ class CampaignController(QObject):
         Open and in the middle of the first evaluation. Not a job: a request made meanwhile
         waits behind it on the compute thread."""
         if not self._closed:
-            self._submit.emit(Job(WARM_UP, lambda controls: _import_engine()))
+            self._submit.emit(Job(WARM_UP, lambda controls: import_engine()))
 
     def shutdown(self, timeout_ms: int = 30000) -> bool:
         """Cancel any job, stop the compute thread and wait for it (closeEvent, teardown).
@@ -389,6 +326,7 @@ class CampaignController(QObject):
         self._resting = self.state
         self._reported = RunState.RUNNING
         self._changed = False
+        self._stages.restart()  # the job's first stage report starts its ETA afresh
         self._submit.emit(job)
 
     def _launch_run(self) -> None:
@@ -427,35 +365,45 @@ class CampaignController(QObject):
         return RunState.IDLE
 
     def _on_job_finished(self, name: str, outcome: object) -> None:
+        job = self._job
+        stopped = job is not None and job.cancel.is_set()  # stop() came as the job ended
         paused_wanted = self._pause.is_set()
         start = self._end_job()
-        state = outcome.state if isinstance(outcome, Outcome) else RunState.IDLE
         if self._closed:
             self.jobEnded.emit()
             return
+        ended = outcome if isinstance(outcome, Outcome) else Outcome(RunState.IDLE)
+        state = ended.state
+        if name == "points" and state is RunState.IDLE and self._resting is RunState.PAUSED:
+            state = RunState.PAUSED  # a chosen point evaluated while paused: still paused
+        if not stopped and state in _RESTING and self.model.is_open:
+            # start() came during a chosen point, or after the run had decided to pause:
+            # go on without showing a resting state in between
+            if start or (ended.paused and not paused_wanted):
+                self._launch_run()
+                self._resting = state
+                return
+            if len(self._points) and not ended.paused:  # points queued as the job ended
+                self._launch_points()
+                self._resting = state
+                return
+        if ended.paused and not stopped:
+            state = RunState.PAUSED
         self._set_state(state)
-        if start and state in _RESTING and self.model.is_open:
-            self._launch_run()
-            return
-        if isinstance(outcome, Outcome):
-            if outcome.reason:
-                self._note(f"campaign finished ({outcome.reason})")
-                self.model.finish(outcome.reason)
-            elif outcome.paused:
-                if not paused_wanted:  # start() arrived after the run had decided to pause
-                    self._launch_run()
-                    return
-                self._set_state(RunState.PAUSED)
-                self._note("paused; start continues the campaign")
-        if len(self._points) and state in _RESTING:  # points queued as the job was ending
-            self._launch_points()
-            return
+        if stopped:
+            self._note("stopped; every finished evaluation is saved")
+        elif ended.reason:
+            self._note(f"campaign finished ({ended.reason})")
+            self.model.finish(ended.reason)
+        elif ended.paused:
+            self._note("paused; start continues the campaign")
         self.jobEnded.emit()
 
     def _on_job_cancelled(self, name: str) -> None:
         self._end_job()
         self._points.clear()
         if not self._closed:
+            self.model.clear_proposal()  # the evaluation of it was discarded
             self._set_state(self._rest_after_abort())
             self._note("stopped; every finished evaluation is saved")
         self.jobEnded.emit()
@@ -480,10 +428,12 @@ class CampaignController(QObject):
             self._drain.start()
 
     def _apply_next(self) -> None:
-        if self._inbox:
-            self._inbox.popleft()()
-        if self._inbox:
-            self._drain.start()
+        try:
+            if self._inbox:
+                self._inbox.popleft()()
+        finally:  # a view that raised must not stall what follows
+            if self._inbox:
+                self._drain.start()
 
     # the worker's signals arrive here, on the GUI thread (slots of this object: a lambda
     # connected across threads would run on the worker's thread), and wait their turn
@@ -524,21 +474,9 @@ class CampaignController(QObject):
                          message.n_evaluations)
 
     def _stage_progress(self, report: Progress) -> None:
-        """A preparation stage's report (named, with an ETA from the stage's own rate), at most
-        every :data:`STAGE_REPORT_INTERVAL` s."""
-        now = time.monotonic()
-        if report.stage != self._last_stage or report.step <= 1:
-            self._stage_start = now
-        if (report.step >= report.total or report.stage != self._last_stage
-                or now - self._last_report >= STAGE_REPORT_INTERVAL):
-            self._last_stage, self._last_report = report.stage, now
-            done = report.step
-            eta = ((now - self._stage_start) / done * (report.total - done)
-                   if 0 < done < report.total else float("nan"))
-            name = STAGE_NAMES.get(report.stage, report.stage)
-            text = f"{name}: {report.message}" if report.message else name
-            self.model.apply(RunProgress(report.stage, report.step, report.total,
-                                         loss=report.loss, eta_seconds=eta, message=text))
+        progress = self._stages(report)
+        if progress is not None:
+            self.model.apply(progress)
 
     def _job_state(self, state: RunState) -> None:
         """A state the job entered; a pending pause or stop request keeps showing."""

@@ -13,7 +13,9 @@ between epochs. The worker never calls ``QThread.terminate()`` nor ``processEven
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +29,33 @@ log = logging.getLogger(__name__)
 
 #: Longest failure message passed on (a dialog line, not a tensor dump).
 MAX_MESSAGE = 400
+
+
+#: The name of :meth:`CampaignController.warm_up`'s work on the compute thread.
+WARM_UP = "warm-up"
+
+
+def default_threads() -> int:
+    """Torch threads of the compute thread: all cores but one, which keeps the window (and the
+    rest of the desktop) responsive; one on a 2-core machine."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def import_engine() -> None:
+    """What the first campaign would import: the engine, and what the objective imports at its
+    first score."""
+    import scipy.optimize  # noqa: F401
+    import skimage.metrics  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+
+    import zbo_gui.core.surrogate
+    import zbo_gui.workers.session  # noqa: F401  (torch, pyro, pyroved, the runner)
+
+    # The modules are there for good: take their objects out of the garbage collector's view,
+    # or every full collection walks them all (≈250 ms holding the GIL, a frozen window).
+    gc.collect()
+    gc.freeze()
+
 
 
 @dataclass(frozen=True)
