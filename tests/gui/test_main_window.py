@@ -15,6 +15,7 @@ import json
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QFileDialog
 
 from zbo_gui.core.config import config_from_dict, config_from_toml
 from zbo_gui.core.schedules import ScheduleLibrary
@@ -173,12 +174,27 @@ def test_the_walk_from_a_plain_window(window, qtbot, tmp_path, monkeypatch) -> N
 
     # click the map: the schedule view shows the decoded schedule of that point, with σ
     grid = win.model.grid
-    index, x, y = feasible_point(grid)
+    evaluated = {e.proposal.grid_index for e in win.model.evaluations}
+    index, x, y = next(p for p in (feasible_point(grid, k) for k in range(grid.x.size ** 2))
+                       if p[0] not in evaluated)
     click_plot(qtbot, win.latent_map.plot_widget(), x, y)
     assert win.model.selection is not None
     assert win.model.grid_index(*win.model.selection.z) == index
     np.testing.assert_allclose(win.schedule_view.selected_curve(), grid.decoded[index])
     assert "±" in win.schedule_view.title()
+
+    # right-click it: "Evaluate this point next" trains it, and the campaign rests finished
+    click_plot(qtbot, win.latent_map.plot_widget(), x, y, Qt.MouseButton.RightButton)
+    menu = win.latent_map.context_menu
+    qtbot.waitUntil(menu.isVisible, timeout=5000)
+    action = next(a for a in menu.actions() if a.text() == "Evaluate this point next")
+    action.trigger()
+    menu.hide()
+    qtbot.waitUntil(lambda: len(win.model.evaluations) == 4 and not win.model.busy,
+                    timeout=WAIT_MS)
+    chosen = win.model.evaluations[3]
+    assert chosen.proposal.grid_index == index and chosen.proposal.source.value == "user"
+    assert win.model.state is RunState.FINISHED and win.table.model.rowCount() == 4
 
     # export the best schedule as CSV: the campaign's schedule and β_d, without float noise
     out = tmp_path / "best.csv"
@@ -196,7 +212,7 @@ def test_the_walk_from_a_plain_window(window, qtbot, tmp_path, monkeypatch) -> N
     # the file holds everything, and its configuration is still what the panels showed
     stored, library, evaluations = _stored(path)
     assert stored == shown_config and _same_library(library, shown)
-    assert [e.index for e in evaluations] == [0, 1, 2]
+    assert [e.index for e in evaluations] == [0, 1, 2, 3]
 
 
 # ---------------------------------------------------------------------------- the draft
@@ -241,6 +257,40 @@ def test_settings_edit_the_draft_never_the_open_campaign(window, qtbot, tmp_path
     assert not win.seed_panel.campaign_view and win.seed_panel.generate_button.isEnabled()
     qtbot.mouseClick(win.seed_panel.generate_button, Qt.MouseButton.LeftButton)
     assert win.model.grid is grid  # the open campaign is untouched
+
+
+def test_new_campaign_takes_the_draft_only_when_it_is_what_would_run(window, qtbot, tmp_path,
+                                                                      monkeypatch) -> None:
+    """A seed typed without Generate is refused, naming it; a dataset edit still waiting for
+    the typing pause is applied first."""
+    win = window
+    win.draft.load(config_from_dict(tiny_config()))
+    path = tmp_path / "new.h5"
+    asked: list[str] = []
+
+    def pick(*_args, **_kwargs) -> tuple[str, str]:
+        asked.append("save")
+        return str(path), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(pick))
+    win.inputs.tabs.setCurrentIndex(1)
+    old_seed = win.draft.config.seed
+    type_into(qtbot, win.seed_panel.seed_spin, str(old_seed + 5))
+    assert "press Generate" in win.seed_panel.message.text()
+    win.act_new.trigger()
+    assert f"seed {old_seed} → {old_seed + 5}" in win.last_error
+    assert "press Generate" in win.last_error
+    assert not asked and not path.exists() and win.model.state is RunState.EMPTY
+
+    qtbot.mouseClick(win.seed_panel.generate_button, Qt.MouseButton.LeftButton)
+    assert not win.draft.stale and "press Generate" not in win.seed_panel.message.text()
+    win.inputs.tabs.setCurrentIndex(0)
+    type_into(qtbot, win.dataset_panel.form.editor("n_images"), "100")
+    win.act_new.trigger()  # at once: before the panel's typing pause has ended
+    _wait_state(qtbot, win, RunState.IDLE)
+    config, library, _ = _stored(path)
+    assert asked == ["save"] and config.dataset.n_images == 100
+    assert config.seed == old_seed + 5 and _same_library(library, win.draft.library)
 
 
 # ---------------------------------------------------------------------------- run controls

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 
 def answer_file_dialogs(monkeypatch: Any, *, save: str = "", open_: str = "") -> None:
@@ -43,7 +43,13 @@ def answer_modal(act: Callable[[QWidget], None], timeout_ms: int = 20_000) -> li
                 QTimer.singleShot(20, poll)
             return
         answered.append(dialog)
-        act(dialog)
+        try:
+            act(dialog)
+        except BaseException:
+            # close it, or its exec() waits for ever; the error then fails the test
+            # (pytest-qt fails a test on an exception raised in the event loop)
+            dialog.reject() if isinstance(dialog, QDialog) else dialog.close()
+            raise
 
     QTimer.singleShot(0, poll)
     return answered

@@ -19,6 +19,7 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QWidget
 
+from zbo_gui.core.errors import ZboError
 from zbo_gui.gui.convergence import ConvergencePlot
 from zbo_gui.gui.dataset_panel import DatasetPanel
 from zbo_gui.gui.evaluations_table import EvaluationsTable
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self.confirm_close = True  # tests switch the question off
         self.last_error = ""
         self._closing = False
+        self._training = False
         self.setWindowTitle("zBO workstation")
         self._build_views()
         self.actions_ = WindowActions(self)
@@ -112,8 +114,12 @@ class MainWindow(QMainWindow):
     def _on_state(self, state: RunState) -> None:
         self.actions_.update(state)
         self.status.show_state(state)
-        # trainings fold the inputs away (not a quick open or create: no flicker)
-        self.layout_.fold_inputs(self.controller.job_name in ("run", "points", "final"))
+        # a training folds the inputs away (not a quick open or create: no flicker), once:
+        # the person may show them again meanwhile
+        training = self.controller.job_name in ("run", "points", "final")
+        if training != self._training:
+            self._training = training
+            self.layout_.fold_inputs(training)
 
     def _on_opened(self, path: str | None) -> None:
         self.last_error = ""
@@ -146,12 +152,32 @@ class MainWindow(QMainWindow):
 
         The campaign gets exactly the draft's configuration and seed library.
         """
+        problem = self._draft_problem()
+        if problem:
+            self.on_failed(f"New campaign: {problem}")
+            return
         if path is None:
             path = self.layout_.ask_new_path()
             if not path:
                 return
         self.controller.new_campaign(path, self.draft.config, self.draft.library,
                                      overwrite=True)
+
+    def _draft_problem(self) -> str:
+        """Why the draft may not become a campaign now ("" when it may)."""
+        panel = self.dataset_panel
+        if not panel.campaign_view:
+            panel.commit_pending()  # an edit still waiting for its pause
+            if not panel.is_valid():
+                return ("the dataset cannot be used: "
+                        + (panel.error() or "fix the settings marked in the dataset panel"))
+        elif self.draft.preview.error:
+            return f"the dataset cannot be used: {self.draft.preview.error}"
+        if self.draft.stale:
+            return (f"the seed library was drawn with other settings"
+                    f" ({self.draft.stale_reason()}): press Generate in the seed panel, or"
+                    " Undo")
+        return ""
 
     def open_dialog(self) -> None:
         """Ask for a campaign file and open it."""
@@ -170,14 +196,14 @@ class MainWindow(QMainWindow):
 
     def edit_as_new(self) -> None:
         """Start the draft from the open campaign's configuration and seed library."""
-        config, grid = self.model.config, self.model.grid
+        config = self.model.config
         if config is None:
             return
-        from zbo_gui.core.schedules import ScheduleLibrary
-
-        library = (ScheduleLibrary(grid.seed_schedules, grid.seed_families)
-                   if grid is not None else None)
-        self.draft.load(config, library)
+        try:  # without the campaign's seeds stored, its CSV files are read again
+            self.draft.load(config, self.model.seeds)
+        except ZboError as exc:
+            self.on_failed(f"Edit as new campaign: {exc}")
+            return
         self.loader.reload()
         self.inputs.show_campaign(False)
         self.statusBar().showMessage("The draft now copies the open campaign: edit it, then"
@@ -260,12 +286,16 @@ class MainWindow(QMainWindow):
                     "A training is running. Stop it and close? Finished evaluations are saved.")
                 if answer != QMessageBox.StandardButton.Yes:
                     return
+                if not self.controller.is_busy():  # it ended while the question was open
+                    self.close()
+                    return
             self._closing = True
             self.status.show_closing()
             self.controller.jobEnded.connect(self._close_when_stopped)
             self.controller.stop()
             return
         self.layout_.save()
+        self.hide()  # gone at once, even if the compute thread takes a moment to end
         self.log_panel.detach()
         self.loader.shutdown()
         if not self.controller.shutdown(30000):
@@ -279,7 +309,8 @@ class MainWindow(QMainWindow):
 
 def schedule_screenshot(window: MainWindow, path: str, wait_for_load: bool,
                         delay_ms: int = 800, timeout_ms: int = 120000) -> None:
-    """Save a PNG of the window once loaded, then quit the application.
+    """Save a PNG of the window once loaded (the best evaluation selected), then quit the
+    application.
 
     Args:
         window: the main window.
@@ -306,6 +337,9 @@ def schedule_screenshot(window: MainWindow, path: str, wait_for_load: bool,
 
     def on_state(state: RunState) -> None:
         if state in (RunState.IDLE, RunState.FINISHED, RunState.PAUSED):
+            best = window.model.best_evaluated()
+            if best is not None and window.model.selection is None:
+                window.model.select_evaluation(best.index)  # as a click on its row would
             QTimer.singleShot(delay_ms, shoot)
 
     if wait_for_load:

@@ -219,11 +219,12 @@ class WindowActions:
         has = model.is_open
         ok = model.best_evaluated() is not None
         w.act_start.setEnabled(has and not busy and state is not RunState.FINISHED)
-        w.act_pause.setEnabled(state is RunState.RUNNING)
+        w.act_pause.setEnabled(state is RunState.RUNNING and w.controller.job_name == "run")
         w.act_stop.setEnabled(busy and state is not RunState.STOPPING)
         w.act_final.setEnabled(has and not busy and ok)
         w.act_new.setEnabled(not busy)
         w.act_open.setEnabled(not busy)
+        w.recent_menu.setEnabled(not busy and not w.recent_menu.isEmpty())
         w.act_save_as.setEnabled(has and not busy)
         w.act_edit_as_new.setEnabled(has)
         w.act_settings.setEnabled(not busy)
@@ -427,7 +428,7 @@ class WindowLayout:
         for path in self.recent_files():
             action = menu.addAction(path)
             action.triggered.connect(lambda _=False, p=path: self.window.open_campaign(p))
-        menu.setEnabled(bool(self.recent_files()))
+        menu.setEnabled(bool(self.recent_files()) and not self.window.model.busy)
 
     def ask_new_path(self) -> str:
         """Ask where the new campaign file goes ("" when cancelled)."""
