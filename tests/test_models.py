@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -106,7 +108,9 @@ def test_draft_library_is_exactly_what_was_edited_with_undo() -> None:
     draft.events.library.connect(libraries.append)
     draft.set_seed(7)
     assert draft.library is library  # the seed changes nothing until Generate
+    assert draft.stale and draft.stale_reason() == f"seed {config.seed} → 7"
     generated = draft.generate()
+    assert not draft.stale and draft.stale_reason() == ""
     sc = config.schedules
     expected = generate_library(sc.counts, sc.n_epochs, Bounds(sc.beta_lo, sc.beta_hi), 7)
     np.testing.assert_array_equal(generated.schedules, expected.schedules)
@@ -129,11 +133,23 @@ def test_draft_library_is_exactly_what_was_edited_with_undo() -> None:
     while draft.undo():
         undone += 1
     assert undone == 4 and draft.library is library
+    # the first library was drawn with the old N and seed; the settings kept the new ones
+    assert draft.stale_reason() == f"N 6 → 12, seed {config.seed} → 7"
     assert len(libraries) == 4 + 4
     draft.add_sketch(np.full((UNDO_DEPTH + 10, sc.n_epochs), 3.0))
     for _ in range(UNDO_DEPTH + 5):
         draft.remove([0])
     assert sum(1 for _ in iter(draft.undo, False)) == UNDO_DEPTH  # the oldest are forgotten
+
+
+def test_load_replaces_the_whole_draft_and_undo_brings_it_back() -> None:
+    draft = DraftModel(config_from_dict(tiny_config()))
+    config, library = draft.config, draft.library
+    other = dataclasses.replace(config_from_dict(tiny_config(schedules={"n_epochs": 9})), seed=3)
+    draft.load(other)
+    assert draft.config == other and draft.library.n_epochs == 9 and not draft.stale
+    assert draft.undo()
+    assert draft.config == config and draft.library is library and not draft.stale
 
 
 def test_settings_replace_only_their_sections() -> None:
