@@ -31,7 +31,7 @@ def test_schedule_view_shows_exactly_the_curve_and_prediction(qtbot) -> None:
     view.show_selected(schedule, "z = (0.10, -0.40)", mean=0.4123, std=0.0311)
     np.testing.assert_array_equal(view.selected_curve(), schedule)
     assert view.title() == "z = (0.10, -0.40) — predicted objective 0.4123 ± 0.031"
-    assert "0.4123 ± 0.031" in view.plot_widget().getPlotItem().titleLabel.text
+    assert "0.4123 ± 0.031" in view._caption.text()
     # the curve is drawn against epochs 0..N-1
     x, _ = view._selected.getOriginalDataset()
     np.testing.assert_array_equal(x, np.arange(37))
@@ -42,7 +42,7 @@ def test_schedule_view_shows_exactly_the_curve_and_prediction(qtbot) -> None:
     view.show_best(np.ones(37), "best: #5")
     np.testing.assert_array_equal(view.best_curve(), np.ones(37))
     names = [label.text for _sample, label in view._legend.items]
-    assert names == ["evaluation #3", "best: #5"]
+    assert names == ["selected", "best: #5"]
     view.clear_selected()
     assert view.selected_curve() is None and view.title() == ""
     assert view.best_curve() is not None
@@ -209,7 +209,7 @@ def test_manifold_view_tiles_titles_and_export(qtbot, tmp_path) -> None:
         assert tile.shape == (d * h + d - 1, d * w + d - 1)
         assert tile[0, 0] == 10 * k and tile[h + 1, w + 1] == 10 * k + d + 1
     assert view.title() == "evaluation #4"
-    assert view.tile_title(0) == "class 0 · 120 images (60%)"
+    assert view.tile_title(0) == "class 0 · 120 (60%)"
     assert view.tile_title(2) == "class 2 · unused"
     # the image item shows the tile, top row at the top of the view box
     _label, viewbox, image = view._items[1]

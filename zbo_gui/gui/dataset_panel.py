@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -57,6 +58,8 @@ _ONLY_FOR = {
     "patch_mode": {"file"}, "balance": {"file"},
 }
 _OK_STYLE = "color: #2e7d32;"
+#: Below this width the preview goes under the settings, and the panel is at least this tall.
+NARROW_WIDTH, NARROW_HEIGHT = 560, 720
 
 
 def _kind(source: str) -> str:
@@ -130,12 +133,12 @@ class DatasetPanel(QWidget):
         source_box = QGroupBox("Source")
         source_box.setToolTip("Where the images come from; drop a file or folder on the panel")
         source_layout = QVBoxLayout(source_box)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.folder_button)
-        for button in self.demo_buttons.values():
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        buttons = QGridLayout()  # two rows: files, then the demos (fits a narrow dock)
+        buttons.addWidget(self.open_button, 0, 0)
+        buttons.addWidget(self.folder_button, 0, 1)
+        for column, button in enumerate(self.demo_buttons.values()):
+            buttons.addWidget(button, 1, column)
+        buttons.setColumnStretch(2, 1)
         key_row = QHBoxLayout()
         key_row.addWidget(self.key_label)
         key_row.addWidget(self.key_combo, 1)
@@ -180,7 +183,7 @@ class DatasetPanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(source_box)
         left_layout.addWidget(settings_scroll, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
@@ -384,6 +387,16 @@ class DatasetPanel(QWidget):
         self.errorOccurred.emit(message)
 
     # ------------------------------------------------------------------ events
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Settings beside the preview when the dock is wide; above it when it is narrow (the
+        tab then scrolls down to the preview)."""
+        super().resizeEvent(event)
+        narrow = event.size().width() < NARROW_WIDTH
+        orientation = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
+        if self.splitter.orientation() != orientation:
+            self.splitter.setOrientation(orientation)
+            self.setMinimumHeight(NARROW_HEIGHT if narrow else 0)
+
 
     def _on_settings_edited(self) -> None:
         if self.form.is_valid():

@@ -55,7 +55,7 @@ def assemble_tile(images: np.ndarray, gap: int = 1, gap_value: int = GAP_VALUE) 
 
 
 def usage_text(k: int, usage: np.ndarray | None) -> str:
-    """Title of class ``k``'s tile, e.g. ``"class 2 · 120 images (30%)"``.
+    """Title of class ``k``'s tile, e.g. ``"class 2 · 120 (30%)"`` (images in the class).
 
     Args:
         k: the class number (0-based).
@@ -71,7 +71,20 @@ def usage_text(k: int, usage: np.ndarray | None) -> str:
     if count == 0:
         return f"class {k} · unused"
     share = f" ({100.0 * count / total:.0f}%)" if total > 0 else ""
-    return f"class {k} · {count} images{share}"
+    return f"class {k} · {count}{share}"
+
+
+class _TileLabel(pg.LabelItem):
+    """A tile's title that never widens the grid of tiles beyond the dock (a narrow dock
+    shortens the tiles, not the view)."""
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        self.setMinimumWidth(0)
+        height = self._sizeHint[QtCore.Qt.SizeHint.MinimumSize][1]
+        for hint in (QtCore.Qt.SizeHint.MinimumSize, QtCore.Qt.SizeHint.PreferredSize):
+            self._sizeHint[hint] = (0, height)
+        self.updateGeometry()
 
 
 class ManifoldView(QtWidgets.QWidget):
@@ -183,9 +196,10 @@ class ManifoldView(QtWidgets.QWidget):
         for k, (tile, (label, viewbox, image)) in enumerate(
                 zip(self._tiles, self._items, strict=True)):
             image.setImage(tile, autoLevels=False, levels=(0, 255))
-            label.setText(usage_text(k, self._usage), color=foreground, size="9pt")
+            label.setText(usage_text(k, self._usage), color=foreground,
+                          size="9pt" if len(self._tiles) <= 4 else "8pt")
             viewbox.autoRange(padding=0.0)
-            viewbox.setToolTip(f"{usage_text(k, self._usage)}: learned manifold")
+            viewbox.setToolTip(f"{usage_text(k, self._usage)} images: learned manifold")
 
     def clear(self) -> None:
         """Blank every tile and the title (the tiles' places stay)."""
@@ -235,7 +249,8 @@ class ManifoldView(QtWidgets.QWidget):
         columns = max(1, math.ceil(math.sqrt(count)))
         for k in range(count):
             row, column = divmod(k, columns)
-            label = self._graphics.addLabel("", row=2 * row, col=column)
+            label = _TileLabel()
+            self._graphics.addItem(label, row=2 * row, col=column)
             viewbox = self._graphics.addViewBox(row=2 * row + 1, col=column, lockAspect=True,
                                                 invertY=True, enableMouse=False,
                                                 enableMenu=False)

@@ -30,9 +30,10 @@ class ScheduleView(QtWidgets.QWidget):
     """Plot of KL-weight schedules β_c(epoch).
 
     Shows a *selected* schedule (the point clicked or hovered on the latent map, with the GP's
-    prediction in the title) and the *best* schedule found so far, between dashed lines at the
-    bounds [β_lo, β_hi]. The β axis is logarithmic when ``β_hi / β_lo >= 10`` (the same rule as
-    the schedule families), and the "Log β" box overrides it.
+    prediction in the caption above the plot) and the *best* schedule found so far, between
+    dashed lines at the bounds [β_lo, β_hi]. The β axis is logarithmic when
+    ``β_hi / β_lo >= 10`` (the same rule as the schedule families), and the "Log β" box
+    overrides it.
 
     Args:
         model: the campaign model shown (None: a bare plot driven by its methods).
@@ -78,9 +79,16 @@ class ScheduleView(QtWidgets.QWidget):
             "Logarithmic β axis (switched on automatically when β_hi / β_lo ≥ 10)")
         self._log_check.toggled.connect(self._apply_log_mode)
 
+        # what the selected schedule is, above the plot (a plot title would widen the dock)
+        self._caption = QtWidgets.QLabel()
+        self._caption.setWordWrap(True)
+        self._caption.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                    QtWidgets.QSizePolicy.Policy.Preferred)
+        self._caption.setToolTip("The selected schedule and the GP's prediction of its"
+                                 " objective (mean ± σ)")
         controls = QtWidgets.QHBoxLayout()
         controls.setContentsMargins(4, 2, 4, 2)
-        controls.addStretch(1)
+        controls.addWidget(self._caption, 1)
         controls.addWidget(self._log_check)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -113,7 +121,7 @@ class ScheduleView(QtWidgets.QWidget):
         if best is None:
             self.clear_best()
         else:
-            self.show_best(best.proposal.schedule, f"best evaluated (#{best.index + 1})")
+            self.show_best(best.proposal.schedule, f"best (#{best.index + 1})")
 
     def _show_selection(self) -> None:
         model = self.model
@@ -289,7 +297,7 @@ class ScheduleView(QtWidgets.QWidget):
         return self._plot
 
     def export_png(self, path: str) -> str:
-        """Write the plot as a PNG image.
+        """Write the plot as a PNG image, titled with what the caption says.
 
         Args:
             path: the file to write.
@@ -297,7 +305,13 @@ class ScheduleView(QtWidgets.QWidget):
         Returns:
             The path written.
         """
-        return str(plots.export_png(self._plot, path))
+        item = self._plot.getPlotItem()
+        _, foreground = plots.palette_colors(self)
+        item.setTitle(self._title or None, color=foreground, size="9pt")
+        try:
+            return str(plots.export_png(self._plot, path))
+        finally:
+            item.setTitle(None)
 
     # ---------------------------------------------------------------------------- internal
     @staticmethod
@@ -309,13 +323,12 @@ class ScheduleView(QtWidgets.QWidget):
 
     def _set_title(self, title: str) -> None:
         self._title = title
-        _, foreground = plots.palette_colors(self)
-        self._plot.getPlotItem().setTitle(title or None, color=foreground, size="9pt")
+        self._caption.setText(title)
 
     def _update_legend(self) -> None:
         self._legend.clear()
         if self._selected_label and self.selected_curve() is not None:
-            self._legend.addItem(self._selected, self._selected_label)
+            self._legend.addItem(self._selected, "selected")
         if self._best_label and self.best_curve() is not None:
             self._legend.addItem(self._best, self._best_label)
         _, foreground = plots.palette_colors(self)

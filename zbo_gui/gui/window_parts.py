@@ -243,6 +243,7 @@ class WindowStatus:
         self.progress_bar = QProgressBar()
         self.progress_bar.setFixedWidth(220)
         self.progress_bar.setToolTip("Epochs of the step that is running")
+        self.progress_bar.setTextVisible(False)
         self.eta_label = QLabel("")
         self.eta_label.setToolTip("The step running · evaluation i/M · epoch e/N · time left")
         self.eta_label.setMinimumWidth(360)
@@ -262,8 +263,7 @@ class WindowStatus:
         where = f" — {model.path}" if model.path else ""
         self.label.setText(_STATE_TEXT[state] + where)
         if not model.busy:
-            self.progress_bar.setValue(0)
-            self.eta_label.setText("")
+            self.show_progress(None)
 
     def show_closing(self) -> None:
         """Say that the window closes once the training stops."""
@@ -274,10 +274,12 @@ class WindowStatus:
 
     def show_progress(self, report: RunProgress | None) -> None:
         """A progress report (None: nothing runs)."""
-        if report is None:
+        if report is None:  # an empty bar, without a "0%" that reads like a stalled step
             self.progress_bar.setValue(0)
+            self.progress_bar.setTextVisible(False)
             self.eta_label.setText("")
             return
+        self.progress_bar.setTextVisible(True)
         self.progress_bar.setMaximum(max(report.total, 1))
         self.progress_bar.setValue(report.step)
         parts = []
