@@ -575,6 +575,15 @@ def test_the_window_fits_the_screen_and_nothing_moves_when_data_arrive(window, q
     map_width = win.latent_map.width()
     assert map_width >= max(d.width() for n, d in win.docks.items()
                             if d.isVisible() and n not in ("convergence", "table", "log"))
+    # the narrow inputs dock stacks each panel (settings above plots): nothing is cut off
+    # sideways, the tabs scroll down instead
+    for index, panel in enumerate((win.dataset_panel, win.seed_panel)):
+        win.inputs.tabs.setCurrentIndex(index)
+        QApplication.processEvents()
+        assert panel.splitter.orientation() is Qt.Orientation.Vertical
+        scroll = win.inputs.tabs.currentWidget()
+        assert not scroll.horizontalScrollBar().isVisible(), type(panel).__name__
+    win.inputs.tabs.setCurrentIndex(0)
     model = win.model
     model.apply(CampaignOpened("/tmp/c.h5", win.draft.config, 0, ()))
     QApplication.processEvents()

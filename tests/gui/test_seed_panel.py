@@ -228,7 +228,6 @@ def test_click_a_curve_to_select_and_remove_it(qtbot) -> None:
 
 def test_an_open_campaign_is_shown_read_only_and_the_draft_comes_back(qtbot) -> None:
     from tests.gui.conftest import make_grid, opened_model
-
     from zbo_gui.model.messages import CampaignOpened
 
     campaign = opened_model()  # a half-made campaign: no seed library stored

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QResizeEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -36,7 +36,7 @@ from zbo_gui.core.config import DEMO_SOURCES, DatasetConfig, JrVAEConfig
 from zbo_gui.core.data.base import CROP_MODES, FORMATS, NORMALIZE_MODES, PATCH_MODES
 from zbo_gui.core.errors import ZboError
 from zbo_gui.gui.dataset_summary import DatasetSummaryView
-from zbo_gui.gui.forms import ERROR_STYLE, WARN_STYLE, DataclassForm
+from zbo_gui.gui.forms import ERROR_STYLE, WARN_STYLE, DataclassForm, set_narrow
 from zbo_gui.model.campaign import CampaignModel
 from zbo_gui.model.draft import DraftModel
 
@@ -58,8 +58,8 @@ _ONLY_FOR = {
     "patch_mode": {"file"}, "balance": {"file"},
 }
 _OK_STYLE = "color: #2e7d32;"
-#: Below this width the preview goes under the settings, and the panel is at least this tall.
-NARROW_WIDTH, NARROW_HEIGHT = 560, 720
+#: The panel's height when its preview goes under its settings (a narrow dock; it scrolls).
+NARROW_HEIGHT = 720
 
 
 def _kind(source: str) -> str:
@@ -267,6 +267,11 @@ class DatasetPanel(QWidget):
         config = dataclasses.replace(edited, source=current.source, key=current.key)
         return self.loader.apply(config, candidates=list(self.draft.preview.candidates))
 
+    def set_narrow(self, narrow: bool) -> None:
+        """Settings beside the preview (a wide dock), or above it (``narrow``: the panel is
+        then taller, and its tab scrolls down to the preview)."""
+        set_narrow(self, self.splitter, narrow, NARROW_HEIGHT)
+
     def commit_pending(self) -> None:
         """Apply a settings edit still waiting for the typing pause, now."""
         if self._debounce.isActive():
@@ -387,17 +392,6 @@ class DatasetPanel(QWidget):
         self.errorOccurred.emit(message)
 
     # ------------------------------------------------------------------ events
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        """Settings beside the preview when the dock is wide; above it when it is narrow (the
-        tab then scrolls down to the preview)."""
-        super().resizeEvent(event)
-        narrow = event.size().width() < NARROW_WIDTH
-        orientation = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
-        if self.splitter.orientation() != orientation:
-            self.splitter.setOrientation(orientation)
-            self.setMinimumHeight(NARROW_HEIGHT if narrow else 0)
-
-
     def _on_settings_edited(self) -> None:
         if self.form.is_valid():
             self._debounce.start()

@@ -34,7 +34,7 @@ import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSpinBox,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -454,3 +455,12 @@ class DataclassForm(QWidget):
         if error is not None:
             raise ConfigError(error)
         return value
+
+
+def set_narrow(panel: QWidget, splitter: QSplitter, narrow: bool, height: int) -> None:
+    """Lay a panel's two halves side by side, or (``narrow``) one above the other with the
+    panel at least ``height`` px tall (it sits in a scroll area)."""
+    orientation = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
+    if splitter.orientation() != orientation:
+        splitter.setOrientation(orientation)
+        panel.setMinimumHeight(height if narrow else 0)

@@ -48,6 +48,9 @@ class LibraryPlot(QWidget):
                              " names on the left); click a curve to select it")
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "β")
+        # framed by show_library; the wheel scrolls the panel rather than zooming away
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setMenuEnabled(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -89,7 +92,20 @@ class LibraryPlot(QWidget):
             item.setData(x, y, connect="finite")
             item.show()
         self._draw_selection()
-        self.plot.enableAutoRange()
+        self._frame(library, bounds)
+
+    def _frame(self, library: ScheduleLibrary | None, bounds: Bounds) -> None:
+        """Show every epoch and the bounds (widened to any curve outside them); set, not
+        auto-ranged, so a plot laid out while hidden or tiny is framed right when shown."""
+        lo, hi = bounds.lo, bounds.hi
+        if library is not None and library.schedules.size:
+            lo = min(lo, float(np.min(library.schedules)))
+            hi = max(hi, float(np.max(library.schedules)))
+        if bounds.log_scale:
+            lo, hi = np.log10(lo), np.log10(hi)
+        n_epochs = library.n_epochs if library is not None else 2
+        self.plot.setXRange(0, max(n_epochs - 1, 1), padding=0.02)
+        self.plot.setYRange(lo, hi, padding=0.05)
 
     def select(self, row: int | None) -> None:
         """Highlight library row ``row`` (None: none)."""

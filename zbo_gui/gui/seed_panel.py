@@ -37,13 +37,15 @@ from zbo_gui.core import schedules as schedules_module
 from zbo_gui.core.config import ScheduleConfig
 from zbo_gui.core.errors import ZboError
 from zbo_gui.core.schedules import FAMILIES, Bounds, ScheduleLibrary
-from zbo_gui.gui.forms import ERROR_STYLE, WARN_STYLE, DataclassForm
+from zbo_gui.gui.forms import ERROR_STYLE, WARN_STYLE, DataclassForm, set_narrow
 from zbo_gui.gui.library_plot import LibraryPlot, family_colour
 from zbo_gui.gui.sketch_canvas import SketchCanvas
 from zbo_gui.model.campaign import CampaignModel
 from zbo_gui.model.draft import DraftModel
 
 _OK_STYLE = "color: #2e7d32;"
+#: The panel's height when its plots go under its settings (a narrow dock; it scrolls).
+NARROW_HEIGHT = 980
 
 
 def family_description(family: str) -> str:
@@ -189,7 +191,7 @@ class SeedPanel(QWidget):
         right.setStretchFactor(1, 2)
 
         layout = QHBoxLayout(self)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
@@ -204,6 +206,11 @@ class SeedPanel(QWidget):
         self._show_library()
 
     # ------------------------------------------------------------------ reading
+
+    def set_narrow(self, narrow: bool) -> None:
+        """Settings beside the plots (a wide dock), or above them (``narrow``: the panel is
+        then taller, and its tab scrolls down to the library and the sketch canvas)."""
+        set_narrow(self, self.splitter, narrow, NARROW_HEIGHT)
 
     @staticmethod
     def _toggle_doc(on: bool, text: QLabel, button: QToolButton) -> None:

@@ -20,7 +20,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -154,11 +154,13 @@ class SketchCanvas(QWidget):
         self.status = QLabel()
         self.status.setToolTip("What the sketch holds")
 
-        controls = QHBoxLayout()
-        for widget in (self.clear_button, self.smooth_button, self.k_spin, self.scale_spin,
-                       self.add_button):
-            controls.addWidget(widget)
-        controls.addStretch(1)
+        self.status.setWordWrap(True)
+        controls = QGridLayout()  # two rows: fits a narrow dock
+        for column, widget in enumerate((self.clear_button, self.smooth_button)):
+            controls.addWidget(widget, 0, column)
+        for column, widget in enumerate((self.k_spin, self.scale_spin, self.add_button)):
+            controls.addWidget(widget, 1, column)
+        controls.setColumnStretch(3, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot, 1)

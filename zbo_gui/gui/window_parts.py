@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDockWidget,
@@ -61,6 +61,10 @@ def format_seconds(seconds: float) -> str:
 
 
 # ---------------------------------------------------------------------------- inputs dock
+#: Below this width the inputs dock stacks each panel's settings above its plots.
+NARROW_WIDTH = 600
+
+
 class InputsPanel(QWidget):
     """The dataset and seed panels, showing either the open campaign (read-only) or the draft.
 
@@ -117,6 +121,13 @@ class InputsPanel(QWidget):
         layout.addLayout(edit_row)
         layout.addWidget(self.tabs, 1)
         self.show_campaign(False)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Below :data:`NARROW_WIDTH` the panels stack their halves (settings, then plots)."""
+        super().resizeEvent(event)
+        narrow = event.size().width() < NARROW_WIDTH
+        self.dataset_panel.set_narrow(narrow)
+        self.seed_panel.set_narrow(narrow)
 
     def show_campaign(self, on: bool) -> None:
         """Show the open campaign's configuration read-only (``on``), or the editable draft."""
