@@ -350,6 +350,7 @@ def test_closing_during_a_run_says_so_stays_responsive_and_closes(qtbot, tmp_pat
     # at once: still open, saying that it stops, the file's lease still held
     assert win.isVisible() and win.closing
     assert win.status_label.text().startswith("Stopping — finishing epoch")
+    assert win.status_label.isVisible() and win.statusBar().currentMessage() == ""  # shown
     assert not win.act_start.isEnabled()
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=WAIT_MS)
     assert not controller.is_busy() and controller.closed

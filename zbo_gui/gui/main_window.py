@@ -102,8 +102,8 @@ class MainWindow(QMainWindow):
         events.opened.connect(self._on_opened)
         events.evaluations.connect(lambda _: self.actions_.update(self.model.state))
         events.error.connect(self.on_failed)
-        events.notice.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        events.finished.connect(lambda reason: self.statusBar().showMessage(
+        events.notice.connect(lambda text: self._show_message(text, 8000))
+        events.finished.connect(lambda reason: self._show_message(
             f"Campaign finished ({reason})", 10000))
         self.latent_map.evaluateRequested.connect(self.evaluate_point)
         self.dataset_panel.errorOccurred.connect(self.on_failed)
@@ -132,6 +132,11 @@ class MainWindow(QMainWindow):
             self.setWindowTitle("zBO workstation")
         self.actions_.update(self.model.state)
         self.status.show_state(self.model.state)
+
+    def _show_message(self, text: str, ms: int) -> None:
+        """A passing status-bar message; none while closing (it would hide "Stopping…")."""
+        if not self._closing:
+            self.statusBar().showMessage(text, ms)
 
     @Slot(str)
     def on_failed(self, message: str) -> None:
@@ -290,9 +295,9 @@ class MainWindow(QMainWindow):
                     self.close()
                     return
             self._closing = True
-            self.status.show_closing()
             self.controller.jobEnded.connect(self._close_when_stopped)
             self.controller.stop()
+            self.status.show_closing()
             return
         self.layout_.save()
         self.hide()  # gone at once, even if the compute thread takes a moment to end

@@ -277,7 +277,8 @@ class WindowStatus:
             self.show_progress(None)
 
     def show_closing(self) -> None:
-        """Say that the window closes once the training stops."""
+        """Say that the window closes once the training stops (over any passing message)."""
+        self.window.statusBar().clearMessage()
         progress = self.window.model.progress
         epoch = (f"epoch {progress.step}/{progress.total}" if progress is not None
                  and progress.total > 1 else "the current step")
