@@ -136,3 +136,20 @@ def test_collapsed_jrvae_scores_below_a_healthy_one(tiny_digits) -> None:
     assert healthy.loss_curve.shape == (25,) and np.isfinite(healthy.loss_curve).all()
     assert healthy.manifolds.shape == (3, 25, 12, 12) and healthy.manifolds.dtype == np.uint8
     assert healthy.class_intensity.shape == (3,) and healthy.class_usage.sum() == 240
+
+
+def test_training_calls_on_epoch_with_the_model_and_stops_when_it_raises(tiny_digits) -> None:
+    """The hook a collapse watch uses: called after every epoch; what it raises ends training."""
+    from zbo_gui.core.jrvae import class_assignments, train_jrvae
+
+    images = tiny_digits.images[:60]
+    seen: list[tuple[int, int]] = []
+
+    def watch(epoch: int, model) -> None:
+        seen.append((epoch, len(class_assignments(model, images[:10]))))
+        if epoch == 3:
+            raise StopIteration("collapsed")
+
+    with pytest.raises(StopIteration, match="collapsed"):
+        train_jrvae(images, np.ones(6), _tiny_jrvae(1.0), seed=0, on_epoch=watch)
+    assert seen == [(1, 10), (2, 10), (3, 10)]  # epochs 4-6 never ran

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -75,6 +77,7 @@ def train_jrvae(
     seed: int,
     controls: Controls | None = None,
     stage: str = "evaluation",
+    on_epoch: Callable[[int, Any], None] | None = None,
 ) -> TrainedJrVAE:
     """Train a fresh jiVAE for ``N = len(schedule)`` epochs with ``scale_factor=[β_c[e], β_d]``.
 
@@ -85,6 +88,8 @@ def train_jrvae(
         seed: seeds the model's initialisation and the trainer (mini-batch order).
         controls: progress sink (one report per epoch) and cancel flag (checked between epochs).
         stage: the ``stage`` name put in progress reports.
+        on_epoch: called after each epoch with ``(epochs done, model)`` (e.g. to watch the
+            class usage); whatever it raises ends the training.
 
     Returns:
         The trained model and its per-epoch loss.
@@ -123,6 +128,8 @@ def train_jrvae(
         controls.report(
             Progress(stage, epoch + 1, n_epochs, loss, f"epoch {epoch + 1}/{n_epochs}")
         )
+        if on_epoch is not None:
+            on_epoch(epoch + 1, model)
         crash_point("training")
     return TrainedJrVAE(model, losses, time.perf_counter() - start, device)
 

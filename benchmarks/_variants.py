@@ -1,0 +1,157 @@
+"""Variants of zBO tried on the tabular benchmark (``tabular.py``), one lever at a time.
+
+Each is the engine's loop (initial design, then the GP of ``core.surrogate`` fitted by L-BFGS
+with fitted noise, LogEI over the candidate grid points not yet visited) with one thing changed:
+
+* the initial design: ``seeds`` (maximin over the candidates nearest the encoded seeds),
+  ``sobol`` (the candidates nearest a scrambled Sobol sequence over the grid's box);
+* the outcome: ``log`` (the GP models log(y + 0.01)), ``rank`` (normal scores of the ranks);
+* collapse as its own outcome (``healthy``): the GP models only the trainings that did not
+  collapse (one class holding < 90 % of the images); a second GP on the healthy / collapsed
+  indicator gives P(healthy | z), and the acquisition is LogEI + log P(healthy) (constrained
+  LogEI, the indicator GP's mean clipped to [0.02, 1]).
+
+A method sees what a campaign sees: the observed value, and, for ``healthy``, whether the
+training collapsed (its class usage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from _methods import Space
+from scipy.special import ndtri
+
+from zbo_gui.core.campaign import space_filling
+from zbo_gui.core.errors import CampaignError
+from zbo_gui.core.surrogate import fit_gp, log_expected_improvement, predict
+
+#: A training collapsed when one class holds at least this share of the images.
+COLLAPSED_SHARE = 0.9
+#: Outcome floor of the ``log`` warp (objectives are ≥ 0; collapsed ones ≈ 0).
+LOG_FLOOR = 0.01
+
+
+def design_maximin(space: Space, count: int, seed: int) -> np.ndarray:
+    """The engine's initial design: maximin over every candidate."""
+    return space_filling(space.grid.points, space.grid.feasible, count, seed)
+
+
+def design_seeds(space: Space, count: int, seed: int) -> np.ndarray:
+    """Maximin over the candidates nearest the encoded seeds (fewer seeds: topped up by the
+    engine's design)."""
+    grid = space.grid
+    allowed = np.flatnonzero(grid.feasible)
+    d = ((grid.points[allowed][None, :, :] - grid.seed_z[:, None, :]) ** 2).sum(-1)
+    mask = np.zeros(len(grid.points), dtype=bool)
+    mask[allowed[np.argmin(d, axis=1)]] = True
+    chosen = list(space_filling(grid.points, mask, count, seed))
+    for extra in design_maximin(space, 2 * count, seed):
+        if len(chosen) >= count:
+            break
+        if extra not in chosen:
+            chosen.append(int(extra))
+    return np.array(chosen[:count], dtype=np.int64)
+
+
+def design_sobol(space: Space, count: int, seed: int) -> np.ndarray:
+    """The candidates nearest a scrambled Sobol sequence over the grid's box (distinct)."""
+    grid = space.grid
+    allowed = np.flatnonzero(grid.feasible)
+    lo, hi = grid.points.min(axis=0), grid.points.max(axis=0)
+    sobol = torch.quasirandom.SobolEngine(2, scramble=True, seed=seed)
+    chosen: list[int] = []
+    while len(chosen) < count:
+        z = lo + sobol.draw(1, dtype=torch.float64).numpy()[0] * (hi - lo)
+        near = allowed[np.argsort(((grid.points[allowed] - z) ** 2).sum(-1))]
+        chosen.append(int(next(i for i in near if i not in chosen)))
+    return np.array(chosen, dtype=np.int64)
+
+
+def warp_none(y: np.ndarray) -> np.ndarray:
+    return y
+
+
+def warp_log(y: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(y, 0.0) + LOG_FLOOR)
+
+
+def warp_rank(y: np.ndarray) -> np.ndarray:
+    """Normal scores of the ranks (ties share their mean rank)."""
+    order = np.argsort(np.argsort(y, kind="stable"), kind="stable").astype(float)
+    for value in np.unique(y):  # ties: mean rank
+        same = y == value
+        order[same] = order[same].mean()
+    return ndtri((order + 0.5) / len(y))
+
+
+def latent_bo(design: Callable[[Space, int, int], np.ndarray],
+              warp: Callable[[np.ndarray], np.ndarray] = warp_none,
+              healthy: bool = False, initial: int = 10) -> Callable:
+    """A zBO loop with the given initial design, outcome warp and collapse handling.
+
+    The returned method takes ``(space, visits, budget, seed)``; ``visits`` is the table's
+    objective, whose ``history`` tells whether a training collapsed.
+    """
+    def method(space: Space, visits, budget: int, seed: int) -> None:
+        grid = space.grid
+        lo, hi = grid.points.min(axis=0), grid.points.max(axis=0)
+        visited = np.zeros(len(grid.points), dtype=bool)
+        z: list[np.ndarray] = []
+        y: list[float] = []
+        ok: list[bool] = []
+        for point in design(space, initial, seed)[:budget]:
+            _visit(visits, space, int(point), visited, z, y, ok)
+        while len(y) < budget:
+            candidates = grid.feasible & ~visited
+            if not candidates.any():
+                return
+            point = _next_point(np.array(z), np.array(y), np.array(ok), grid.points, candidates,
+                                lo, hi, warp, healthy, seed + len(y))
+            _visit(visits, space, point, visited, z, y, ok)
+    return method
+
+
+def _visit(visits, space: Space, point: int, visited: np.ndarray, z: list, y: list,
+           ok: list) -> None:
+    y.append(visits(space.grid.decoded[point]))
+    z.append(space.grid.points[point])
+    visited[point] = True
+    _, run = visits.history[-1]
+    usage = np.asarray(run.get("usage") or [1], dtype=float)
+    ok.append(run["status"] == "ok" and usage.max() < COLLAPSED_SHARE * usage.sum())
+
+
+def _next_point(z: np.ndarray, y: np.ndarray, ok: np.ndarray, points: np.ndarray,
+                candidates: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                warp: Callable[[np.ndarray], np.ndarray], healthy: bool, seed: int) -> int:
+    index = np.flatnonzero(candidates)
+    use = ok if healthy and ok.sum() >= 2 else np.ones(len(y), dtype=bool)
+    target = warp(y[use])
+    try:
+        fit = fit_gp(z[use], target, lo, hi, seed=seed)
+    except CampaignError:  # e.g. all equal: spread out instead
+        return int(index[0])
+    mean, std = predict(fit, points[index])
+    acq = log_expected_improvement(mean, std, fit.best_y, 0.0)
+    if healthy and 0 < ok.sum() < len(ok):
+        try:
+            feas = fit_gp(z, ok.astype(float), lo, hi, seed=seed)
+            p, _ = predict(feas, points[index])
+            acq = acq + np.log(np.clip(p, 0.02, 1.0))
+        except CampaignError:
+            pass
+    return int(index[int(np.argmax(acq))])
+
+
+VARIANTS: dict[str, Callable] = {
+    "zbo-loop": latent_bo(design_maximin),  # the engine's choices, written out: a control
+    "zbo-seed-design": latent_bo(design_seeds),
+    "zbo-sobol": latent_bo(design_sobol),
+    "zbo-log": latent_bo(design_maximin, warp_log),
+    "zbo-rank": latent_bo(design_maximin, warp_rank),
+    "zbo-healthy": latent_bo(design_maximin, healthy=True),
+    "zbo-seeds-healthy-log": latent_bo(design_seeds, warp_log, healthy=True),
+}

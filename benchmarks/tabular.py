@@ -1,0 +1,265 @@
+"""Replay schedule optimisers against the tabular benchmark (``benchmarks/data/tabular_q``).
+
+The table (``tabular_build.py``) holds real jiVAE trainings at preset "Q": 260 feasible latent
+grid points, every seed schedule and 16 constants, each trained with 2 seeds. A method here sees
+the same latent grid as the engine, but only the table's points are feasible; visiting a point
+returns one of its stored trainings at random (real seed-to-seed noise; a diverged training
+scores 0). Every method runs ``--reps`` repetitions with budget 30; best-so-far is read after 10,
+20 and 30 evaluations.
+
+Reported per method (JSON ``methods.NAME``):
+
+* ``best_after``: the best *observed* objective after 10, 20, 30 evaluations, per repetition;
+* ``incumbent_mean_after``: the table's mean objective (over its seeds) of the point with that
+  best observation: what the method would hand the scientist;
+* ``evals_to_95``: evaluations until the best observation reaches 95 % of the table's best mean
+  objective, per repetition (null: never within 30);
+* ``accuracy_of_incumbent``: the stored accuracy of the incumbent's training, per budget.
+
+    python benchmarks/tabular.py [--reps 50] [--out benchmarks/results/tabular.json]
+        [--methods zbo,random-latent,...]
+
+The variants of zBO tried (one lever at a time) are in ``_variants.py``.
+
+Also draws the landscape (``tabular_landscape.png``): the table's mean objective and its share of
+collapsed trainings (one class holding ≥ 90 % of the images) over the latent plane.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from _methods import Space, van_der_corput, zbo, zbo_reference
+from _report import RESULTS, write_json
+from _variants import VARIANTS
+from tabular_build import TABLE, build_space, read_runs, schedules
+
+from zbo_gui.core.latent_grid import LatentGrid
+from zbo_gui.core.schedules import Bounds, ScheduleLibrary
+
+BUDGETS = (10, 20, 30)
+COLLAPSED_SHARE = 0.9
+
+
+def collapsed(run: dict) -> bool:
+    """Whether a stored training collapsed: diverged, or one class holds ≥ 90 % of the images."""
+    if run["status"] != "ok":
+        return True
+    usage = np.asarray(run["usage"], dtype=float)
+    return bool(usage.max() >= COLLAPSED_SHARE * usage.sum())
+
+
+@dataclass
+class Table:
+    """The stored trainings and the space they were made in."""
+
+    space: dict[str, np.ndarray]
+    runs: dict[tuple[str, int], list[dict]]
+
+    @classmethod
+    def load(cls, folder: Path = TABLE) -> Table:
+        runs: dict[tuple[str, int], list[dict]] = {}
+        for run in read_runs(folder):
+            runs.setdefault((run["kind"], run["index"]), []).append(run)
+        return cls(build_space(), runs)
+
+    def has(self, kind: str, index: int) -> bool:
+        return (kind, index) in self.runs
+
+    def mean(self, kind: str, index: int) -> float:
+        """The mean objective of a schedule over its stored trainings (diverged: 0)."""
+        return float(np.mean([_value(r) for r in self.runs[(kind, index)]]))
+
+    def best_mean(self) -> float:
+        return max(self.mean(*key) for key in self.runs)
+
+    def engine_space(self, initial: int = 10) -> Space:
+        """The engine's grid with only the table's stored grid points feasible."""
+        s = self.space
+        feasible = np.zeros(len(s["points"]), dtype=bool)
+        index = s["grid_index"]
+        stored = [i for i in range(len(index)) if self.has("grid", i)]
+        feasible[index[stored]] = True
+        grid = LatentGrid(s["x"], s["y"], s["points"], s["decoded"].astype(np.float64), feasible,
+                          s["seed_z"])
+        library = ScheduleLibrary(s["seeds"], tuple(str(f) for f in s["seed_families"]))
+        return Space(Bounds(0.1, 10.0), library, None, grid, initial)  # type: ignore[arg-type]
+
+
+def _value(run: dict) -> float:
+    return float(run["objective"]) if run["status"] == "ok" else 0.0
+
+
+class Visits:
+    """The table as an objective: a visit returns one stored training at random."""
+
+    def __init__(self, table: Table, rng: np.random.Generator) -> None:
+        self.table = table
+        self.rng = rng
+        self.keys: dict[bytes, tuple[str, int]] = {}
+        for kind, rows in schedules(table.space).items():
+            for i, row in enumerate(rows):
+                self.keys[np.asarray(row, np.float64).tobytes()] = (kind, i)
+        self.history: list[tuple[tuple[str, int], dict]] = []
+
+    def __call__(self, schedule: np.ndarray) -> float:
+        key = self.keys.get(np.asarray(schedule, np.float64).tobytes())
+        if key is None or not self.table.has(*key):
+            raise KeyError("the method visited a schedule that is not in the table")
+        stored = self.table.runs[key]
+        run = stored[int(self.rng.integers(len(stored)))]
+        self.history.append((key, run))
+        return _value(run)
+
+
+# ------------------------------------------------------------------------------ baselines
+def random_latent(space: Space, evaluate, budget: int, seed: int) -> None:
+    """The table's grid points uniformly at random, without replacement."""
+    rng = np.random.default_rng(seed)
+    points = rng.permutation(np.flatnonzero(space.grid.feasible))[:budget]
+    for point in points:
+        evaluate(space.grid.decoded[point])
+
+
+def seed_library(table: Table) -> Callable:
+    def method(space: Space, evaluate, budget: int, seed: int) -> None:
+        """The stored seed schedules in random order."""
+        rows = [i for i in range(len(space.library)) if table.has("seed", i)]
+        for row in np.random.default_rng(seed).permutation(rows)[:budget]:
+            evaluate(np.asarray(space.library.schedules[row], np.float64))
+    return method
+
+
+def constant_grid(table: Table) -> Callable:
+    def method(space: Space, evaluate, budget: int, seed: int) -> None:
+        """The stored constants coarse to fine (van der Corput from a random shift), each
+        once: with fewer constants than the budget, the rest of the budget is not spent."""
+        constants = table.space["constants"]
+        stored = [i for i in range(len(constants)) if table.has("constant", i)]
+        shift = np.random.default_rng(seed).uniform()
+        order: list[int] = []
+        for u in np.mod(van_der_corput(4 * len(stored)) + shift, 1.0):
+            nearest = stored[int(np.argmin(np.abs(np.linspace(0, 1, len(constants))[stored]
+                                                  - u)))]
+            if nearest not in order:
+                order.append(nearest)
+        n = table.space["decoded"].shape[1]
+        for i in order[:budget]:
+            evaluate(np.full(n, float(constants[i])))
+    return method
+
+
+def methods(table: Table) -> dict[str, Callable]:
+    return {
+        "zbo": zbo,
+        "zbo-reference": zbo_reference,
+        "random-latent": random_latent,
+        "seed-library": seed_library(table),
+        "constant-grid": constant_grid(table),
+        **VARIANTS,
+    }
+
+
+# ------------------------------------------------------------------------------ replay
+def replay(table: Table, method: Callable, reps: int, budget: int = max(BUDGETS)) -> dict:
+    """``reps`` repetitions of one method; the figures of the module docstring."""
+    target = 0.95 * table.best_mean()
+    best_after: dict[str, list[float]] = {str(b): [] for b in BUDGETS}
+    incumbent: dict[str, list[float]] = {str(b): [] for b in BUDGETS}
+    accuracy: dict[str, list[float]] = {str(b): [] for b in BUDGETS}
+    reach: list[int | None] = []
+    start = time.perf_counter()
+    for rep in range(reps):
+        visits = Visits(table, np.random.default_rng(10_000 + rep))
+        try:
+            method(table.engine_space(), visits, budget, rep)
+        except RuntimeError as exc:  # a partial table can run out of points
+            print(f"  repetition {rep}: {exc} after {len(visits.history)} visits")
+        values = np.array([_value(run) for _, run in visits.history])
+        running = np.maximum.accumulate(values)
+        for b in BUDGETS:
+            if len(values) == 0:
+                continue
+            k = int(np.argmax(values[:b]))
+            key, run = visits.history[k]
+            best_after[str(b)].append(float(values[:b].max()))
+            incumbent[str(b)].append(table.mean(*key))
+            accuracy[str(b)].append(float(run.get("accuracy") or 0.0))
+        hit = np.flatnonzero(running >= target)
+        reach.append(int(hit[0]) + 1 if hit.size else None)
+    return {"best_after": best_after, "incumbent_mean_after": incumbent,
+            "evals_to_95": reach, "accuracy_of_incumbent": accuracy,
+            "seconds": time.perf_counter() - start}
+
+
+def summary_line(name: str, result: dict) -> str:
+    med = {b: np.median(result["best_after"][str(b)]) for b in BUDGETS}
+    inc = {b: np.median(result["incumbent_mean_after"][str(b)]) for b in BUDGETS}
+    hits = [r for r in result["evals_to_95"] if r is not None]
+    reach = (f"{np.median(hits):.0f} ({len(hits)}/{len(result['evals_to_95'])})" if hits
+             else f"never (0/{len(result['evals_to_95'])})")
+    return (f"{name:18s} best " + " / ".join(f"{med[b]:.3f}" for b in BUDGETS)
+            + "   incumbent mean " + " / ".join(f"{inc[b]:.3f}" for b in BUDGETS)
+            + f"   evals to 95 % {reach}")
+
+
+def landscape(table: Table, path: Path) -> None:
+    """The table's mean objective and share of collapsed trainings over the latent plane."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = table.space
+    stored = [i for i in range(len(s["grid_index"])) if table.has("grid", i)]
+    z = s["points"][s["grid_index"][stored]]
+    mean = [table.mean("grid", i) for i in stored]
+    share = [np.mean([collapsed(r) for r in table.runs[("grid", i)]]) for i in stored]
+    outline = s["points"][s["feasible"]]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True)
+    for ax, values, title, cmap in ((axes[0], mean, "mean objective", "viridis"),
+                                    (axes[1], share, "share of collapsed trainings", "magma_r")):
+        ax.scatter(outline[:, 0], outline[:, 1], s=2, c="0.88", linewidths=0)
+        art = ax.scatter(z[:, 0], z[:, 1], c=values, s=28, cmap=cmap, edgecolors="k",
+                         linewidths=0.3)
+        ax.scatter(s["seed_z"][:, 0], s["seed_z"][:, 1], s=8, marker="x", c="0.4",
+                   linewidths=0.6, label="encoded seeds")
+        fig.colorbar(art, ax=ax)
+        ax.set_title(f"{title} ({len(stored)} points, preset Q)")
+        ax.set_xlabel("z₁")
+        ax.set_ylabel("z₂")
+    axes[0].legend(loc="lower right", fontsize=8)
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=RESULTS / "tabular.json")
+    parser.add_argument("--methods", default="", help="comma-separated (default: all)")
+    args = parser.parse_args()
+    table = Table.load()
+    available = methods(table)
+    chosen = [m for m in args.methods.split(",") if m] or list(available)
+    n_runs = sum(len(v) for v in table.runs.values())
+    print(f"table: {n_runs} trainings at {len(table.runs)} schedules; best mean objective"
+          f" {table.best_mean():.3f}")
+    out: dict = {"table": {"trainings": n_runs, "schedules": len(table.runs),
+                           "best_mean": table.best_mean()}, "reps": args.reps, "methods": {}}
+    for name in chosen:
+        result = replay(table, available[name], args.reps)
+        out["methods"][name] = result
+        print(summary_line(name, result), f"({result['seconds']:.0f} s)", flush=True)
+        write_json(args.out.stem, out, args.out.parent)
+    landscape(table, args.out.with_name(args.out.stem + "_landscape.png"))
+    print(json.dumps({"wrote": str(args.out)}))
+
+
+if __name__ == "__main__":
+    main()
