@@ -12,11 +12,14 @@ Reported per method (JSON ``methods.NAME``):
 * ``best_after``: the best *observed* objective after 10, 20, 30 evaluations, per repetition;
 * ``incumbent_mean_after``: the table's mean objective (over its seeds) of the point with that
   best observation: what the method would hand the scientist;
+* ``predicted_incumbent_mean_after``: the same for the GP's best predicted table point (fitted
+  on the visits so far): exporting the best predicted rather than the best evaluated point;
 * ``evals_to_95``: evaluations until the best observation reaches 95 % of the table's best mean
   objective, per repetition (null: never within 30);
+* ``visits``: evaluations spent (fewer than 30 when a stop rule ended the run);
 * ``accuracy_of_incumbent``: the stored accuracy of the incumbent's training, per budget.
 
-    python benchmarks/tabular.py [--reps 50] [--out benchmarks/results/tabular.json]
+    python benchmarks/tabular.py [--reps 50] [--jobs 2] [--out benchmarks/results/tabular.json]
         [--methods zbo,random-latent,...]
 
 The variants of zBO tried (one lever at a time) are in ``_variants.py``.
@@ -31,6 +34,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +44,7 @@ from _report import RESULTS, write_json
 from _variants import VARIANTS
 from tabular_build import TABLE, build_space, read_runs, schedules
 
+from zbo_gui.core.errors import CampaignError
 from zbo_gui.core.latent_grid import LatentGrid
 from zbo_gui.core.schedules import Bounds, ScheduleLibrary
 
@@ -155,6 +160,40 @@ def constant_grid(table: Table) -> Callable:
     return method
 
 
+def zbo_stop_rule(space: Space, evaluate, budget: int, seed: int) -> None:
+    """The engine's campaign with its default stop rule on (it may stop before ``budget``)."""
+    from zbo_gui.core.campaign import Campaign
+    from zbo_gui.core.config import BOConfig
+    from zbo_gui.core.types import Evaluation, EvaluationStatus
+
+    campaign = Campaign(space.grid, BOConfig(initial=space.initial, budget=budget), seed)
+    while (proposal := campaign.ask()) is not None:
+        value = evaluate(proposal.schedule)
+        campaign.tell(Evaluation(len(campaign.evaluations), proposal,
+                                 EvaluationStatus.SUCCEEDED, value))
+
+
+def predicted_incumbent(table: Table, visits: Visits, b: int) -> float | None:
+    """The table mean of the GP's best predicted table point after the first ``b`` visits
+    (the "export the best predicted point" choice); None when a visit was not a grid point."""
+    from zbo_gui.core.surrogate import fit_gp, predict
+
+    seen = visits.history[:b]
+    if any(key[0] != "grid" for key, _ in seen) or len(seen) < 2:
+        return None
+    s = table.space
+    z = np.array([s["points"][s["grid_index"][key[1]]] for key, _ in seen])
+    y = np.array([_value(run) for _, run in seen])
+    stored = [i for i in range(len(s["grid_index"])) if table.has("grid", i)]
+    candidates = s["points"][s["grid_index"][stored]]
+    try:
+        fit = fit_gp(z, y, s["points"].min(axis=0), s["points"].max(axis=0), seed=b)
+    except CampaignError:  # a failed fit: no prediction
+        return None
+    mean, _ = predict(fit, candidates)
+    return table.mean("grid", stored[int(np.argmax(mean))])
+
+
 def methods(table: Table) -> dict[str, Callable]:
     return {
         "zbo": zbo,
@@ -162,6 +201,7 @@ def methods(table: Table) -> dict[str, Callable]:
         "random-latent": random_latent,
         "seed-library": seed_library(table),
         "constant-grid": constant_grid(table),
+        "zbo-stop-rule": zbo_stop_rule,
         **VARIANTS,
     }
 
@@ -173,7 +213,9 @@ def replay(table: Table, method: Callable, reps: int, budget: int = max(BUDGETS)
     best_after: dict[str, list[float]] = {str(b): [] for b in BUDGETS}
     incumbent: dict[str, list[float]] = {str(b): [] for b in BUDGETS}
     accuracy: dict[str, list[float]] = {str(b): [] for b in BUDGETS}
+    predicted: dict[str, list[float | None]] = {str(b): [] for b in BUDGETS}
     reach: list[int | None] = []
+    n_visits: list[int] = []
     start = time.perf_counter()
     for rep in range(reps):
         visits = Visits(table, np.random.default_rng(10_000 + rep))
@@ -191,11 +233,23 @@ def replay(table: Table, method: Callable, reps: int, budget: int = max(BUDGETS)
             best_after[str(b)].append(float(values[:b].max()))
             incumbent[str(b)].append(table.mean(*key))
             accuracy[str(b)].append(float(run.get("accuracy") or 0.0))
+            predicted[str(b)].append(predicted_incumbent(table, visits, b))
+        n_visits.append(len(values))
         hit = np.flatnonzero(running >= target)
         reach.append(int(hit[0]) + 1 if hit.size else None)
     return {"best_after": best_after, "incumbent_mean_after": incumbent,
-            "evals_to_95": reach, "accuracy_of_incumbent": accuracy,
+            "predicted_incumbent_mean_after": predicted, "evals_to_95": reach,
+            "accuracy_of_incumbent": accuracy, "visits": n_visits,
             "seconds": time.perf_counter() - start}
+
+
+def _replay_named(name: str, reps: int) -> tuple[str, dict]:
+    """One method's replay in a worker process (one torch thread)."""
+    import torch
+
+    torch.set_num_threads(1)
+    table = Table.load()
+    return name, replay(table, methods(table)[name], reps)
 
 
 def summary_line(name: str, result: dict) -> str:
@@ -243,6 +297,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--out", type=Path, default=RESULTS / "tabular.json")
     parser.add_argument("--methods", default="", help="comma-separated (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="processes (one method each)")
     args = parser.parse_args()
     table = Table.load()
     available = methods(table)
@@ -252,11 +307,13 @@ def main() -> None:
           f" {table.best_mean():.3f}")
     out: dict = {"table": {"trainings": n_runs, "schedules": len(table.runs),
                            "best_mean": table.best_mean()}, "reps": args.reps, "methods": {}}
-    for name in chosen:
-        result = replay(table, available[name], args.reps)
-        out["methods"][name] = result
-        print(summary_line(name, result), f"({result['seconds']:.0f} s)", flush=True)
-        write_json(args.out.stem, out, args.out.parent)
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(_replay_named, name, args.reps) for name in chosen]
+        for future in as_completed(futures):
+            name, result = future.result()
+            out["methods"][name] = result
+            print(summary_line(name, result), f"({result['seconds']:.0f} s)", flush=True)
+            write_json(args.out.stem, out, args.out.parent)
     landscape(table, args.out.with_name(args.out.stem + "_landscape.png"))
     print(json.dumps({"wrote": str(args.out)}))
 
