@@ -263,6 +263,28 @@ def summary_line(name: str, result: dict) -> str:
             + f"   evals to 95 % {reach}")
 
 
+def markdown(out: dict) -> str:
+    """The results as a markdown table (medians over the repetitions; docs/benchmarks.md)."""
+    def med(values: list) -> str:
+        kept = [v for v in values if v is not None]
+        return f"{np.median(kept):.3f}" if kept else "–"
+
+    lines = ["| method | best after 10 / 20 / 30 | incumbent's table mean at 10 / 20 / 30 |"
+             " predicted point's mean at 20 | evals to 95 % (reached) | visits |",
+             "|---|---|---|---|---|---|"]
+    ranked = sorted(out["methods"].items(),
+                    key=lambda kv: -np.median(kv[1]["best_after"]["20"] or [0]))
+    for name, r in ranked:
+        hits = [x for x in r["evals_to_95"] if x is not None]
+        reach = f"{np.median(hits):.0f} ({len(hits)}/{len(r['evals_to_95'])})" if hits else "never"
+        lines.append(
+            f"| {name} | " + " / ".join(med(r["best_after"][str(b)]) for b in BUDGETS)
+            + " | " + " / ".join(med(r["incumbent_mean_after"][str(b)]) for b in BUDGETS)
+            + f" | {med(r['predicted_incumbent_mean_after']['20'])} | {reach}"
+            + f" | {np.median(r['visits']):.0f} |")
+    return "\n".join(lines)
+
+
 def landscape(table: Table, path: Path) -> None:
     """The table's mean objective and share of collapsed trainings over the latent plane."""
     import matplotlib
@@ -314,6 +336,7 @@ def main() -> None:
             out["methods"][name] = result
             print(summary_line(name, result), f"({result['seconds']:.0f} s)", flush=True)
             write_json(args.out.stem, out, args.out.parent)
+    print(markdown(out))
     landscape(table, args.out.with_name(args.out.stem + "_landscape.png"))
     print(json.dumps({"wrote": str(args.out)}))
 
