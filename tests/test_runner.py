@@ -144,3 +144,29 @@ def test_the_run_loop_takes_queued_points_first_and_stops_on_pause(tmp_path: Pat
         pause.clear()
         end = runner.run(on_evaluation=seen.append)
         assert end.reason is not None and end.reason.value == "budget" and len(seen) == 6
+
+
+def test_a_training_stopped_as_collapsed_is_stored_scored_zero_and_taught(tmp_path: Path) -> None:
+    """Real jiVAE trainings with the collapse watch on. With 2 classes one class always holds at
+    least half of the probe, so a share of 0.5 stops every training at its first check (epoch
+    5 of 6): the rule's plumbing, end to end."""
+    data = {**TINY_CONFIG, "bo": {**TINY_CONFIG["bo"], "budget": 3, "initial": 2},
+            "objective": {**TINY_CONFIG["objective"], "collapse_share": 0.5,
+                          "collapse_after": 2}}
+    config = config_from_dict(data)
+    path = tmp_path / "c.h5"
+    with CampaignRunner.create(path, config) as runner:
+        runner.run()
+        evaluations = runner.campaign.evaluations
+        assert [e.status for e in evaluations] == [EvaluationStatus.COLLAPSED] * 3
+        first = evaluations[0]
+        assert first.objective == 0.0 and first.observed and not first.succeeded
+        assert first.message.startswith("collapsed at epoch 5: one class held")
+        assert "of 120 probe images" in first.message
+        assert runner.campaign.surrogate() is not None  # the GP learnt the zeros
+    with CampaignStore.open(path) as store:
+        info = summarize(store)
+        stored = store.read_evaluations()
+    assert (info["collapsed"], info["failed"], info["succeeded"]) == (3, 0, 0)
+    assert [e.status for e in stored] == [EvaluationStatus.COLLAPSED] * 3
+    assert stored[0].message == first.message and stored[0].objective == 0.0

@@ -90,6 +90,8 @@ def _print_evaluation(evaluation: Evaluation, budget: int) -> None:
             parts.append(f"usage {reps[0].class_usage.tolist()}")
         if reps and reps[0].accuracy == reps[0].accuracy:
             parts.append(f"accuracy {reps[0].accuracy:.3f}")
+    elif evaluation.observed:
+        parts.append(f"COLLAPSED, scored 0: {evaluation.message}")
     else:
         parts.append(f"FAILED: {evaluation.message}")
     parts.append(f"{evaluation.seconds:.1f} s")
@@ -262,7 +264,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"stages          {', '.join(info['stages']) or 'none'}")
     print(f"schedule length {info['schedule_length']}; objective {config.objective.kind};"
           f" budget {config.bo.budget}")
-    print(f"evaluations     {info['evaluations']} ({info['succeeded']} succeeded,"
+    collapsed = f" {info['collapsed']} collapsed," if info["collapsed"] else ""
+    print(f"evaluations     {info['evaluations']} ({info['succeeded']} succeeded,{collapsed}"
           f" {info['failed']} failed)")
     if info["best_objective"] is not None:
         print(f"best objective  {info['best_objective']:.4f} (evaluation {info['best_index'] + 1})")

@@ -38,6 +38,7 @@ from zbo_gui.core.types import (
     ObjectiveResult,
     Progress,
     Proposal,
+    TrainingCollapsed,
     TrainingDiverged,
     UserPoints,
 )
@@ -327,7 +328,8 @@ class CampaignRunner:
         """Evaluate a proposal with R seeds, append it to the file and tell the campaign.
 
         A training that diverges (or fails numerically) becomes a FAILED evaluation, stored
-        with its message; cancellation raises ``EvaluationCancelled`` and stores nothing.
+        with its message; one stopped as collapsed (``objective.collapse_share``) a COLLAPSED
+        one scored 0; cancellation raises ``EvaluationCancelled`` and stores nothing.
         """
         controls = controls or Controls()
         campaign = self.campaign
@@ -340,13 +342,18 @@ class CampaignRunner:
             for r in range(self.config.objective.replicates):
                 seed = replicate_seed(self.config.seed, index, r)
                 results.append(self.objective(proposal.schedule, seed, controls))
+        except TrainingCollapsed as exc:  # stopped early: scored 0, and the GP learns it
+            status, message = EvaluationStatus.COLLAPSED, str(exc)
+            log.info("evaluation %d %s", index, message)
         except TRAINING_FAILURES as exc:
             status, message = EvaluationStatus.FAILED, f"{type(exc).__name__}: {exc}"
             # a divergence is an expected outcome; other failures keep their traceback
             log.warning("evaluation %d failed: %s", index, message,
                         exc_info=not isinstance(exc, TrainingDiverged))
-        succeeded = status is EvaluationStatus.SUCCEEDED
-        value = float(np.mean([r.value for r in results])) if succeeded else float("nan")
+        if status is EvaluationStatus.SUCCEEDED:
+            value = float(np.mean([r.value for r in results]))
+        else:
+            value = 0.0 if status is EvaluationStatus.COLLAPSED else float("nan")
         evaluation = Evaluation(index, proposal, status, value, tuple(results), message,
                                 started, time.perf_counter() - t0)
         self.store.append_evaluation(evaluation)

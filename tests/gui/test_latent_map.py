@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from tests.gui.conftest import make_evaluation, make_posterior
 from zbo_gui.core.config import CampaignConfig
-from zbo_gui.core.types import Proposal, ProposalSource
+from zbo_gui.core.types import EvaluationStatus, Proposal, ProposalSource
 from zbo_gui.gui.latent_map import LatentMapView, grid_rect
 from zbo_gui.gui.plots import png_size
 from zbo_gui.model.messages import CampaignClosed, CampaignOpened, GridSnapshot, PosteriorSnapshot
@@ -123,6 +123,17 @@ def test_evaluations_are_marked_by_outcome_and_source(view, model, grid, posteri
     assert len(view.evaluated_item.data) == 5
     best = view.best_item.getData()
     assert (best[0][0], best[1][0]) == pytest.approx((0.2, 0.4))
+    # a training stopped as collapsed: its own grey triangle, scored 0, not a failure
+    import dataclasses
+
+    stopped = dataclasses.replace(make_evaluation(8, (-0.3, 0.6), 0.0), replicates=(),
+                                  status=EvaluationStatus.COLLAPSED,
+                                  message="collapsed at epoch 15: one class held 119 of 120")
+    model.apply(stopped)
+    assert len(view.collapsed_item.data) == 1 and len(view.failed_item.data) == 2
+    assert view.collapsed_item.opts["symbol"] == "t"
+    assert "stopped, collapsed at epoch 15" in view.collapsed_item.data["data"][0]
+    assert "collapsed (stopped)" in [label.text for _, label in view.markers.legend.items]
     # the best predicted point is the max of the mean over the feasible grid
     iy, ix = divmod(posterior.best_index, grid.x.size)
     got = view.best_predicted_item.getData()

@@ -133,7 +133,7 @@ class Campaign:
         return mask
 
     def _observations(self) -> tuple[np.ndarray, np.ndarray]:
-        ok = [e for e in self.evaluations if e.succeeded]
+        ok = [e for e in self.evaluations if e.observed]  # a collapse teaches: it scored 0
         z = np.array([e.proposal.z for e in ok], dtype=np.float64).reshape(-1, 2)
         return z, np.array([e.objective for e in ok], dtype=np.float64)
 

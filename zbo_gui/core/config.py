@@ -314,6 +314,11 @@ class ObjectiveConfig:
         weight: w, the weight of the within-class term ℓ2.
         pairs: random distinct position pairs per class for ℓ2.
         replicates: R, trainings per schedule with different seeds; the objective is their mean.
+        collapse_share: stop a training early, as COLLAPSED, when one class holds at least this
+            share of a fixed probe of images at a check (every few epochs) from epoch
+            ``collapse_after`` on; 0 never stops (the default: on the tabular benchmark every
+            such rule also stopped trainings that would have ended healthy).
+        collapse_after: the first epoch at which a collapse may stop a training.
     """
 
     kind: str = "usage"
@@ -321,6 +326,8 @@ class ObjectiveConfig:
     weight: float = 0.0
     pairs: int = 100
     replicates: int = 1
+    collapse_share: float = 0.0
+    collapse_after: int = 15
 
     def __post_init__(self) -> None:
         _choice("objective.kind", self.kind, OBJECTIVE_KINDS)
@@ -328,6 +335,11 @@ class ObjectiveConfig:
         _positive_float("objective.weight", self.weight, allow_zero=True)
         _positive_int("objective.pairs", self.pairs)
         _positive_int("objective.replicates", self.replicates)
+        _positive_float("objective.collapse_share", self.collapse_share, allow_zero=True)
+        if self.collapse_share > 1:
+            raise _fail("objective.collapse_share", self.collapse_share,
+                        "must be between 0 (never stop) and 1")
+        _positive_int("objective.collapse_after", self.collapse_after)
 
 
 @dataclass(frozen=True)

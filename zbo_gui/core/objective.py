@@ -32,10 +32,14 @@ import numpy as np
 
 from zbo_gui.core.config import JrVAEConfig, ObjectiveConfig
 from zbo_gui.core.faults import crash_point
-from zbo_gui.core.types import Controls, ObjectiveResult
+from zbo_gui.core.types import Controls, ObjectiveResult, TrainingCollapsed
 
 #: A class whose manifold's mean intensity is below this fraction of the data's is "dead".
 DEAD_FRACTION = 0.25
+#: The collapse watch encodes this many fixed images ...
+PROBE = 120
+#: ... every this many epochs.
+COLLAPSE_EVERY = 5
 
 
 class Objective(Protocol):
@@ -140,6 +144,35 @@ def to_thumbnails(manifolds: np.ndarray) -> np.ndarray:
     return np.round(np.clip(manifolds, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def collapse_watch(images: np.ndarray, classes: int, config: ObjectiveConfig):
+    """The ``on_epoch`` hook that stops a collapsing training (None when
+    ``config.collapse_share`` is 0): every :data:`COLLAPSE_EVERY` epochs from
+    ``config.collapse_after`` on, it encodes a fixed probe of :data:`PROBE` images and raises
+    :class:`~zbo_gui.core.types.TrainingCollapsed` when one class holds at least
+    ``collapse_share`` of them.
+
+    Args:
+        images: ``(n, H, W)`` the evaluation images (the probe is a fixed subset).
+        classes: K, the jrVAE's classes.
+        config: the scoring settings.
+    """
+    from zbo_gui.core.jrvae import class_assignments
+
+    if config.collapse_share <= 0:
+        return None
+    count = min(PROBE, len(images))
+    probe = images[np.random.default_rng(0).choice(len(images), count, replace=False)]
+
+    def watch(epoch: int, model) -> None:
+        if epoch < config.collapse_after or epoch % COLLAPSE_EVERY:
+            return
+        usage = np.bincount(class_assignments(model, probe), minlength=classes)
+        if usage.max() >= config.collapse_share * usage.sum():
+            raise TrainingCollapsed(epoch, usage)
+
+    return watch
+
+
 class JrVAEObjective:
     """The jrVAE objective: train a fresh jiVAE with the schedule, score its class manifolds.
 
@@ -167,7 +200,8 @@ class JrVAEObjective:
         """Train with ``schedule`` ``(N,)`` and ``seed``; return the score and its diagnostics."""
         from zbo_gui.core.jrvae import class_assignments, class_manifolds, train_jrvae
 
-        trained = train_jrvae(self.images, schedule, self.jrvae, seed, controls)
+        watch = collapse_watch(self.images, self.jrvae.classes, self.config)
+        trained = train_jrvae(self.images, schedule, self.jrvae, seed, controls, on_epoch=watch)
         crash_point("scoring")
         start = time.perf_counter()
         manifolds = class_manifolds(trained.model, self.config.manifold_d)

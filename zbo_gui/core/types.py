@@ -20,6 +20,7 @@ class EvaluationStatus(enum.Enum):
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    COLLAPSED = "collapsed"  # stopped early: one class took (nearly) every image
 
 
 class ProposalSource(enum.Enum):
@@ -36,6 +37,22 @@ class EvaluationCancelled(Exception):
 
 class TrainingDiverged(Exception):
     """Raised when a training's loss becomes NaN or infinite; becomes a FAILED evaluation."""
+
+
+class TrainingCollapsed(Exception):
+    """Raised when a training is stopped early because it collapsed; becomes a COLLAPSED
+    evaluation (scored 0).
+
+    Attributes:
+        epoch: the epoch it stopped at.
+        usage: ``(K,)`` the probe images each class held then.
+    """
+
+    def __init__(self, epoch: int, usage: np.ndarray) -> None:
+        self.epoch = int(epoch)
+        self.usage = np.asarray(usage, dtype=np.int64)
+        super().__init__(f"collapsed at epoch {self.epoch}: one class held"
+                         f" {int(self.usage.max())} of {int(self.usage.sum())} probe images")
 
 
 @dataclass(frozen=True)
@@ -144,10 +161,10 @@ class Evaluation:
     Attributes:
         index: 0-based position in the campaign.
         proposal: the evaluated point.
-        status: SUCCEEDED or FAILED.
-        objective: mean of the replicates' values (NaN when FAILED).
-        replicates: the per-seed results (empty when FAILED before any finished).
-        message: the failure message (empty on success).
+        status: SUCCEEDED, FAILED or COLLAPSED.
+        objective: mean of the replicates' values (NaN when FAILED, 0 when COLLAPSED).
+        replicates: the per-seed results (empty when FAILED or COLLAPSED before any finished).
+        message: the failure message, or when and how it collapsed (empty on success).
         started: UNIX time the evaluation started.
         seconds: wall time of the whole evaluation.
     """
@@ -165,6 +182,11 @@ class Evaluation:
     def succeeded(self) -> bool:
         """True when the evaluation produced an objective value."""
         return self.status is EvaluationStatus.SUCCEEDED
+
+    @property
+    def observed(self) -> bool:
+        """True when the surrogate learns from it: a success, or a collapse (scored 0)."""
+        return self.status is not EvaluationStatus.FAILED
 
 
 class UserPoints:

@@ -91,8 +91,9 @@ class ConvergencePlot(QtWidgets.QWidget):
 
     # ----------------------------------------------------------------------------- queries
     def objectives(self) -> np.ndarray:
-        """``(n,)`` objective per evaluation in index order, NaN where it failed."""
-        return np.array([ev.objective if ev.succeeded else np.nan
+        """``(n,)`` objective per evaluation in index order, NaN where it failed (a collapse
+        stopped early scores 0)."""
+        return np.array([ev.objective if ev.observed else np.nan
                          for ev in self.model.evaluations], dtype=float)
 
     def best_so_far(self) -> np.ndarray:

@@ -41,6 +41,7 @@ SORT_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 #: The role holding the evaluation index of a row (any column).
 INDEX_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2
 _FAILED_TINT = QtGui.QColor(220, 50, 47, 60)  # translucent red: reads on light and dark bases
+_COLLAPSED_TINT = QtGui.QColor(110, 110, 110, 60)  # translucent grey: stopped, scored 0
 _NUMERIC = frozenset({0, 3, 4, 5, 6, 7, 8, 9})
 
 
@@ -143,7 +144,7 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
         if role == QtCore.Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
             return int(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         if role == QtCore.Qt.ItemDataRole.BackgroundRole and not ev.succeeded:
-            return QtGui.QBrush(_FAILED_TINT)
+            return QtGui.QBrush(_COLLAPSED_TINT if ev.observed else _FAILED_TINT)
         if role == QtCore.Qt.ItemDataRole.FontRole and ev.proposal.source is ProposalSource.USER:
             font = QtGui.QFont()
             font.setBold(True)
@@ -164,7 +165,7 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
             case 2:
                 return ev.status.value
             case 3:
-                return float(ev.objective) if ev.succeeded else float("nan")
+                return float(ev.objective) if ev.observed else float("nan")
             case 4:
                 return _mean_of(ev, "l1")
             case 5:

@@ -157,7 +157,8 @@ class LatentMapView(QtWidgets.QWidget):
 
         self.markers = MapMarkers(item, self.model)
         for name in ("seed_item", "evaluated_item", "user_item", "failed_item",
-                     "best_predicted_item", "best_item", "proposal_item", "selection_item"):
+                     "collapsed_item", "best_predicted_item", "best_item", "proposal_item",
+                     "selection_item"):
             setattr(self, name, getattr(self.markers, name))
 
         scene = self._plot.scene()

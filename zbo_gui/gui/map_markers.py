@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui
 
-from zbo_gui.core.types import Evaluation, ProposalSource
+from zbo_gui.core.types import Evaluation, EvaluationStatus, ProposalSource
 from zbo_gui.gui import plots
 from zbo_gui.model.campaign import CampaignModel
 
@@ -22,6 +22,8 @@ def evaluation_tip(ev: Evaluation) -> str:
     if ev.succeeded and np.isfinite(ev.objective):
         return f"{head}: objective {ev.objective:.4g}"
     message = ev.message.strip().splitlines()[0] if ev.message.strip() else "no message"
+    if ev.status is EvaluationStatus.COLLAPSED:
+        return f"{head}: stopped, {message} (scored 0)"
     return f"{head}: failed — {message}"
 
 
@@ -57,6 +59,10 @@ class MapMarkers:
             size=11, symbol="x", pen=pg.mkPen(plots.FAILED_COLOR, width=1.5),
             brush=pg.mkBrush(plots.FAILED_COLOR), hoverable=True, tip=_tip)
         self.failed_item.setZValue(12)
+        self.collapsed_item = pg.ScatterPlotItem(
+            size=10, symbol="t", pen=pg.mkPen(plots.COLLAPSED_COLOR, width=1.2),
+            brush=pg.mkBrush(plots.COLLAPSED_COLOR), hoverable=True, tip=_tip)
+        self.collapsed_item.setZValue(12)
         self.best_predicted_item = pg.ScatterPlotItem(
             size=16, symbol="crosshair", pen=pg.mkPen(plots.BEST_COLOR, width=2), brush=None,
             tip=_tip, hoverable=True)
@@ -76,6 +82,7 @@ class MapMarkers:
             (self.evaluated_item, "evaluated"),
             (self.user_item, "chosen by you"),
             (self.failed_item, "failed"),
+            (self.collapsed_item, "collapsed (stopped)"),
             (self.proposal_item, "next proposal"),
             (self.best_item, "best evaluated"),
             (self.best_predicted_item, "best predicted"),
@@ -138,11 +145,14 @@ class MapMarkers:
         self.update_legend()
 
     def show_evaluations(self) -> None:
-        """The evaluations coloured by objective (yours as diamonds), failures, the best."""
+        """The evaluations coloured by objective (yours as diamonds), failures, collapses
+        (stopped early, grey triangles), the best."""
         outline = pg.mkPen(self._foreground, width=1)
         evaluations = self.model.evaluations
         ok = [ev for ev in evaluations if ev.succeeded and np.isfinite(ev.objective)]
-        failed = [ev for ev in evaluations if not (ev.succeeded and np.isfinite(ev.objective))]
+        collapsed = [ev for ev in evaluations if ev.status is EvaluationStatus.COLLAPSED]
+        failed = [ev for ev in evaluations if ev.status is EvaluationStatus.FAILED
+                  or (ev.succeeded and not np.isfinite(ev.objective))]
         values = np.array([ev.objective for ev in ok], dtype=float)
         levels = plots.finite_levels(values) if values.size else None
         cmap = plots.colormap(plots.OBJECTIVE_COLORMAP)
@@ -157,6 +167,8 @@ class MapMarkers:
                             data=[evaluation_tip(ev) for ev, _ in rows])
         self.failed_item.setData(pos=_positions(failed),
                                  data=[evaluation_tip(ev) for ev in failed])
+        self.collapsed_item.setData(pos=_positions(collapsed),
+                                    data=[evaluation_tip(ev) for ev in collapsed])
         best = self.model.best_evaluated()
         if best is not None:
             self.best_item.setData(pos=_positions([best]),

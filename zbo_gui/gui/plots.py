@@ -25,6 +25,8 @@ LAYER_COLORMAPS: dict[str, str] = {
 OBJECTIVE_COLORMAP = "plasma"
 #: Failed evaluations (red in either theme).
 FAILED_COLOR = QtGui.QColor(220, 50, 47)
+#: Trainings stopped early because they collapsed (scored 0): dark grey.
+COLLAPSED_COLOR = QtGui.QColor(70, 70, 70)
 #: Seed schedules of the library (mid grey, half transparent).
 SEED_COLOR = QtGui.QColor(128, 128, 128, 150)
 #: The next proposal's ring (magenta reads on all three heatmap colour maps).

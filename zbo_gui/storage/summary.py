@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from zbo_gui.core.types import Evaluation
+from zbo_gui.core.types import Evaluation, EvaluationStatus
 from zbo_gui.storage.campaign_file import STAGES, CampaignStore
 
 
@@ -47,7 +47,8 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
 def summarize(store: CampaignStore) -> dict[str, Any]:
     """Counts, best objective and per-evaluation rows of a campaign file.
 
-    Keys: ``evaluations``, ``succeeded``, ``failed``, ``best_objective``, ``best_index``,
+    Keys: ``evaluations``, ``succeeded``, ``collapsed``, ``failed``, ``best_objective``,
+    ``best_index``,
     ``schedule_length``, ``format_version``, ``app_version``, ``created``, ``stages`` and
     ``rows`` (see :func:`evaluation_row`).
     """
@@ -60,7 +61,8 @@ def summarize(store: CampaignStore) -> dict[str, Any]:
     return {
         "evaluations": len(evaluations),
         "succeeded": len(ok),
-        "failed": len(evaluations) - len(ok),
+        "collapsed": sum(e.status is EvaluationStatus.COLLAPSED for e in evaluations),
+        "failed": sum(e.status is EvaluationStatus.FAILED for e in evaluations),
         "best_objective": None if best is None else _num(best.objective),
         "best_index": None if best is None else best.index,
         "schedule_length": length,
