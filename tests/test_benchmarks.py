@@ -112,3 +112,63 @@ def test_the_seed_design_picks_distinct_grid_points_next_to_encoded_seeds(space)
     assert len(set(design.tolist())) == 5
     assert set(design.tolist()) <= nearest
     assert grid.feasible[design].all()
+
+
+# ---------------------------------------------------------------------------- tabular benchmark
+@pytest.fixture(scope="module")
+def small_table(space):
+    """A table over the tiny space: 12 grid points, the seeds and 4 constants, 2 stored
+    trainings each; objective = closeness to β ≡ 1 plus the seed (0 or 0.01), usage balanced
+    except at the worst points (collapsed)."""
+    import tabular
+    from _methods import space_filling
+
+    grid = space.grid
+    arrays = {
+        "x": grid.x, "y": grid.y, "points": grid.points, "decoded": grid.decoded,
+        "feasible": grid.feasible, "seed_z": grid.seed_z,
+        "grid_index": space_filling(grid.points, grid.feasible, 12, 0),
+        "seeds": space.library.schedules, "seed_families": np.array(space.library.families),
+        "constants": np.geomspace(0.1, 10.0, 4),
+    }
+    runs = {}
+    for kind, rows in tabular.schedules(arrays).items():
+        for i, row in enumerate(rows):
+            value = max(0.0, 1.0 + _distance_to_ones(row))
+            usage = [40, 0] if value < 0.3 else [20, 20]
+            runs[(kind, i)] = [{"kind": kind, "index": i, "seed": s, "status": "ok",
+                                "objective": value + 0.01 * s, "usage": usage,
+                                "accuracy": value} for s in (0, 1)]
+    return tabular.Table(arrays, runs)
+
+
+@pytest.mark.parametrize("name", ["zbo", "random-latent", "seed-library", "constant-grid",
+                                  "zbo-stop-rule", "zbo-hurdle", "zbo-seeds-hurdle-log",
+                                  "zbo-sobol", "zbo-rank"])
+def test_tabular_methods_visit_only_stored_schedules_within_the_budget(small_table, name):
+    import tabular
+
+    result = tabular.replay(small_table, tabular.methods(small_table)[name], reps=2, budget=12)
+    for rep in range(2):
+        visits = result["visits"][rep]
+        assert 1 <= visits <= 12
+        # the best observed value is one of the stored ones, and at most the table's best
+        best = result["best_after"]["10"][rep]
+        assert best <= max(r["objective"] for v in small_table.runs.values() for r in v)
+    if name == "constant-grid":
+        assert result["visits"] == [4, 4]  # each of the 4 constants once, then it stops
+    if name not in ("zbo-stop-rule", "constant-grid"):
+        assert result["visits"] == [12, 12]
+
+
+def test_a_visit_returns_one_of_the_stored_trainings_at_random(small_table):
+    import tabular
+
+    visits = tabular.Visits(small_table, np.random.default_rng(0))
+    row = tabular.schedules(small_table.space)["grid"][3]
+    seen = {visits(row) for _ in range(40)}
+    assert seen == {r["objective"] for r in small_table.runs[("grid", 3)]}
+    with pytest.raises(KeyError, match="not in the table"):
+        visits(np.full(8, 3.3))
+    assert tabular.collapsed({"status": "ok", "usage": [40, 0]})
+    assert not tabular.collapsed({"status": "ok", "usage": [20, 20]})
