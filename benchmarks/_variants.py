@@ -26,13 +26,12 @@ import numpy as np
 import torch
 from _methods import Space
 from scipy.special import ndtri
+from tabular_build import collapsed
 
 from zbo_gui.core.campaign import space_filling
 from zbo_gui.core.errors import CampaignError
 from zbo_gui.core.surrogate import fit_gp, log_expected_improvement, predict
 
-#: A training collapsed when one class holds at least this share of the images.
-COLLAPSED_SHARE = 0.9
 #: Outcome floor of the ``log`` warp (objectives are ≥ 0; collapsed ones ≈ 0).
 LOG_FLOOR = 0.01
 #: A training "clears the hurdle" with at least this objective.
@@ -129,8 +128,7 @@ def _visit(visits, space: Space, point: int, visited: np.ndarray, z: list, y: li
     if healthy == "hurdle":
         ok.append(y[-1] >= HURDLE)
         return
-    usage = np.asarray(run.get("usage") or [1], dtype=float)
-    ok.append(run["status"] == "ok" and usage.max() < COLLAPSED_SHARE * usage.sum())
+    ok.append(not collapsed(run))
 
 
 def _next_point(z: np.ndarray, y: np.ndarray, ok: np.ndarray, points: np.ndarray,

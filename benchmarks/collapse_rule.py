@@ -18,18 +18,12 @@ import itertools
 
 import numpy as np
 from _report import write_json
-from tabular_build import N_EPOCHS, read_runs
+from tabular_build import N_EPOCHS, collapsed, read_runs
 
-COLLAPSED_SHARE = 0.9
 USEFUL = 0.01
 SHARES = (0.9, 0.95, 0.98, 1.0)
 STARTS = (5, 10, 15, 20)
 CHECKS = (1, 2, 3)
-
-
-def ended_collapsed(run: dict) -> bool:
-    usage = np.asarray(run["usage"], dtype=float)
-    return bool(usage.max() >= COLLAPSED_SHARE * usage.sum())
 
 
 def stop_epoch(curve: list[list[int]], share: float, start: int, checks: int) -> int | None:
@@ -54,7 +48,7 @@ def evaluate_rule(runs: list[dict], share: float, start: int, checks: int) -> di
         if epoch is None:
             continue
         stops += 1
-        false += not ended_collapsed(run)
+        false += not collapsed(run)
         costly += run["objective"] >= USEFUL
         saved += seconds * (N_EPOCHS - epoch) / N_EPOCHS
     return {"share": share, "start": start, "checks": checks, "stopped": stops,
@@ -65,8 +59,9 @@ def evaluate_rule(runs: list[dict], share: float, start: int, checks: int) -> di
 
 def main() -> None:
     runs = [r for r in read_runs() if r["status"] == "ok" and r.get("usage_curve")]
-    collapsed = sum(ended_collapsed(r) for r in runs)
-    print(f"{len(runs)} trainings, {collapsed} ({collapsed / len(runs):.0%}) ended collapsed")
+    n_collapsed = sum(collapsed(r) for r in runs)
+    print(f"{len(runs)} trainings, {n_collapsed} ({n_collapsed / len(runs):.0%}) ended"
+          " collapsed")
     rules = [evaluate_rule(runs, *rule) for rule in itertools.product(SHARES, STARTS, CHECKS)]
     allowed = [r for r in rules if r["false_share"] <= 0.05 and r["stopped"]]
     best = max(allowed, key=lambda r: r["time_saved"]) if allowed else None
@@ -75,7 +70,7 @@ def main() -> None:
         mark = " <- best with ≤ 5 % false stops" if r is best else ""
         print(f"{r['share']:5.2f} {r['start']:5d} {r['checks']:6d} {r['stopped']:8d}"
               f" {r['false_share']:6.1%} {r['costly_share']:7.1%} {r['time_saved']:10.1%}{mark}")
-    write_json("collapse_rule", {"trainings": len(runs), "ended_collapsed": collapsed,
+    write_json("collapse_rule", {"trainings": len(runs), "ended_collapsed": n_collapsed,
                                  "rules": rules, "best": best})
 
 

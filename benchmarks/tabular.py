@@ -42,22 +42,13 @@ import numpy as np
 from _methods import Space, van_der_corput, zbo, zbo_reference
 from _report import RESULTS, write_json
 from _variants import VARIANTS
-from tabular_build import TABLE, build_space, read_runs, schedules
+from tabular_build import TABLE, build_space, collapsed, read_runs, schedules
 
 from zbo_gui.core.errors import CampaignError
 from zbo_gui.core.latent_grid import LatentGrid
 from zbo_gui.core.schedules import Bounds, ScheduleLibrary
 
 BUDGETS = (10, 20, 30)
-COLLAPSED_SHARE = 0.9
-
-
-def collapsed(run: dict) -> bool:
-    """Whether a stored training collapsed: diverged, or one class holds ≥ 90 % of the images."""
-    if run["status"] != "ok":
-        return True
-    usage = np.asarray(run["usage"], dtype=float)
-    return bool(usage.max() >= COLLAPSED_SHARE * usage.sum())
 
 
 @dataclass

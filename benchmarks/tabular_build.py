@@ -43,7 +43,8 @@ N_GRID_POINTS = 260
 N_CONSTANTS = 16
 TRAINING_SEEDS = (1, 2)
 USAGE_EVERY = 5
-PROBE = 120
+#: A stored training collapsed when one class holds at least this share of the images.
+COLLAPSED_SHARE = 0.9
 KINDS = ("grid", "seed", "constant")
 
 
@@ -119,11 +120,22 @@ def _append(path: Path, record: dict) -> None:
         os.fsync(f.fileno())
 
 
-def train_one(objective, probe: np.ndarray, schedule: np.ndarray, seed: int) -> dict:
-    """One training with the engine's objective, watching the class usage of ``probe``."""
-    from zbo_gui.core.jrvae import class_assignments, class_manifolds, train_jrvae
-    from zbo_gui.core.types import TrainingDiverged
+def collapsed(run: dict) -> bool:
+    """Whether a stored training collapsed: diverged, or one class holds ≥ 90 % of the
+    images at the end."""
+    if run["status"] != "ok":
+        return True
+    usage = np.asarray(run["usage"], dtype=float)
+    return bool(usage.max() >= COLLAPSED_SHARE * usage.sum())
 
+
+def train_one(objective, schedule: np.ndarray, seed: int) -> dict:
+    """One training with the engine's objective, watching the class usage of its probe."""
+    from zbo_gui.core.jrvae import class_assignments
+    from zbo_gui.core.objective import probe_images
+    from zbo_gui.core.types import Controls, TrainingDiverged
+
+    probe = probe_images(objective.images)
     usage_curve: list[list[int]] = []
     k = objective.jrvae.classes
 
@@ -134,21 +146,16 @@ def train_one(objective, probe: np.ndarray, schedule: np.ndarray, seed: int) -> 
 
     start = time.perf_counter()
     try:
-        trained = train_jrvae(objective.images, schedule, objective.jrvae, seed,
-                              on_epoch=watch)
+        result = objective(schedule, seed, Controls(), on_epoch=watch)
     except TrainingDiverged as exc:
         return {"status": "diverged", "message": str(exc), "objective": None,
                 "usage_curve": usage_curve, "seconds": time.perf_counter() - start}
-    scored = time.perf_counter()
-    manifolds = class_manifolds(trained.model, objective.config.manifold_d)
-    assigned = class_assignments(trained.model, objective.images)
-    result = objective.score(manifolds, assigned, seed)
     return {
         "status": "ok", "objective": result.value, "l1": result.l1, "l2": result.l2,
         "usage": result.class_usage.tolist(), "accuracy": result.accuracy, "nmi": result.nmi,
-        "loss_curve": [round(float(v), 4) for v in trained.loss_curve],
-        "usage_curve": usage_curve, "train_seconds": trained.seconds,
-        "score_seconds": time.perf_counter() - scored,
+        "loss_curve": [round(float(v), 4) for v in result.loss_curve],
+        "usage_curve": usage_curve, "train_seconds": result.train_seconds,
+        "score_seconds": result.score_seconds,
         "seconds": time.perf_counter() - start,
     }
 
@@ -167,7 +174,6 @@ def work(worker: int, workers: int, hours: float) -> None:
     data = rotated_digits((0, 1, 4), 400, 16, 60.0, seed=0)
     objective = JrVAEObjective(data.images, data.labels, JrVAEConfig(classes=3),
                                ObjectiveConfig())
-    probe = data.images[np.random.default_rng(0).choice(len(data.images), PROBE, False)]
     done = {(r["kind"], r["index"], r["seed"]) for r in read_runs()}
     mine = [j for n, j in enumerate(jobs(space)) if n % workers == worker and j not in done]
     shard = TABLE / f"runs-{worker}.jsonl"
@@ -176,7 +182,7 @@ def work(worker: int, workers: int, hours: float) -> None:
         if time.monotonic() > deadline:
             print(f"worker {worker}: time is up, {len(mine) - count + 1} jobs left", flush=True)
             return
-        record = train_one(objective, probe, rows[kind][index], seed)
+        record = train_one(objective, rows[kind][index], seed)
         _append(shard, {"kind": kind, "index": index, "seed": seed, **record})
         print(f"worker {worker}: {count}/{len(mine)} {kind} {index} seed {seed}:"
               f" objective {record['objective']}, accuracy {record.get('accuracy')},"

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -144,6 +145,12 @@ def to_thumbnails(manifolds: np.ndarray) -> np.ndarray:
     return np.round(np.clip(manifolds, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
+def probe_images(images: np.ndarray) -> np.ndarray:
+    """The fixed probe a watch encodes: :data:`PROBE` of the ``(n, H, W)`` images (seeded)."""
+    count = min(PROBE, len(images))
+    return images[np.random.default_rng(0).choice(len(images), count, replace=False)]
+
+
 def collapse_watch(images: np.ndarray, classes: int, config: ObjectiveConfig):
     """The ``on_epoch`` hook that stops a collapsing training (None when
     ``config.collapse_share`` is 0): every :data:`COLLAPSE_EVERY` epochs from
@@ -160,8 +167,7 @@ def collapse_watch(images: np.ndarray, classes: int, config: ObjectiveConfig):
 
     if config.collapse_share <= 0:
         return None
-    count = min(PROBE, len(images))
-    probe = images[np.random.default_rng(0).choice(len(images), count, replace=False)]
+    probe = probe_images(images)
 
     def watch(epoch: int, model) -> None:
         if epoch < config.collapse_after or epoch % COLLAPSE_EVERY:
@@ -196,12 +202,23 @@ class JrVAEObjective:
         self.config = objective
         self.data_intensity = float(images.mean())
 
-    def __call__(self, schedule: np.ndarray, seed: int, controls: Controls) -> ObjectiveResult:
-        """Train with ``schedule`` ``(N,)`` and ``seed``; return the score and its diagnostics."""
+    def __call__(self, schedule: np.ndarray, seed: int, controls: Controls,
+                 on_epoch: Callable[[int, Any], None] | None = None) -> ObjectiveResult:
+        """Train with ``schedule`` ``(N,)`` and ``seed``; return the score and its diagnostics.
+
+        ``on_epoch(epochs done, model)`` watches the training too (after the collapse watch).
+        """
         from zbo_gui.core.jrvae import class_assignments, class_manifolds, train_jrvae
 
-        watch = collapse_watch(self.images, self.jrvae.classes, self.config)
-        trained = train_jrvae(self.images, schedule, self.jrvae, seed, controls, on_epoch=watch)
+        watches = [w for w in (collapse_watch(self.images, self.jrvae.classes, self.config),
+                               on_epoch) if w is not None]
+
+        def watch(epoch: int, model: Any) -> None:
+            for each in watches:
+                each(epoch, model)
+
+        trained = train_jrvae(self.images, schedule, self.jrvae, seed, controls,
+                              on_epoch=watch if watches else None)
         crash_point("scoring")
         start = time.perf_counter()
         manifolds = class_manifolds(trained.model, self.config.manifold_d)
