@@ -25,15 +25,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from _methods import Space
-from scipy.special import ndtri
 from tabular_build import collapsed
 
-from zbo_gui.core.campaign import space_filling
+from zbo_gui.core.campaign import space_filling, warp_outcomes
 from zbo_gui.core.errors import CampaignError
 from zbo_gui.core.surrogate import fit_gp, log_expected_improvement, predict
 
-#: Outcome floor of the ``log`` warp (objectives are ≥ 0; collapsed ones ≈ 0).
-LOG_FLOOR = 0.01
 #: A training "clears the hurdle" with at least this objective.
 HURDLE = 0.01
 
@@ -79,16 +76,12 @@ def warp_none(y: np.ndarray) -> np.ndarray:
 
 
 def warp_log(y: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(y, 0.0) + LOG_FLOOR)
+    return warp_outcomes(y, "log")
 
 
 def warp_rank(y: np.ndarray) -> np.ndarray:
-    """Normal scores of the ranks (ties share their mean rank)."""
-    order = np.argsort(np.argsort(y, kind="stable"), kind="stable").astype(float)
-    for value in np.unique(y):  # ties: mean rank
-        same = y == value
-        order[same] = order[same].mean()
-    return ndtri((order + 0.5) / len(y))
+    """Normal scores of the ranks (ties share their mean rank): the engine's ``rank`` warp."""
+    return warp_outcomes(y, "rank")
 
 
 def latent_bo(design: Callable[[Space, int, int], np.ndarray],
@@ -153,6 +146,28 @@ def _next_point(z: np.ndarray, y: np.ndarray, ok: np.ndarray, points: np.ndarray
     return int(index[int(np.argmax(acq))])
 
 
+def seed_schedules_first(initial: int = 6, warp: Callable[[np.ndarray], np.ndarray] = warp_log
+                         ) -> Callable:
+    """zBO whose initial design is the seed schedules themselves (maximin over their encodings,
+    each placed in the GP at its encoded point), then LogEI over the grid points."""
+    def method(space: Space, visits, budget: int, seed: int) -> None:
+        grid = space.grid
+        lo, hi = grid.points.min(axis=0), grid.points.max(axis=0)
+        stored = np.array([visits.table.has("seed", i) for i in range(len(grid.seed_z))])
+        rows = space_filling(grid.seed_z, stored, initial, seed)
+        visited = np.zeros(len(grid.points), dtype=bool)
+        z = [grid.seed_z[row] for row in rows]
+        y = [visits(np.asarray(space.library.schedules[row], np.float64)) for row in rows]
+        while len(y) < budget:
+            candidates = grid.feasible & ~visited
+            point = _next_point(np.array(z), np.array(y), np.ones(len(y), bool), grid.points,
+                                candidates, lo, hi, warp, False, seed + len(y))
+            y.append(visits(grid.decoded[point]))
+            z.append(grid.points[point])
+            visited[point] = True
+    return method
+
+
 VARIANTS: dict[str, Callable] = {
     "zbo-loop": latent_bo(design_maximin),  # the engine's choices, written out: a control
     "zbo-seed-design": latent_bo(design_seeds),
@@ -162,4 +177,16 @@ VARIANTS: dict[str, Callable] = {
     "zbo-healthy": latent_bo(design_maximin, healthy="usage"),
     "zbo-hurdle": latent_bo(design_maximin, healthy="hurdle"),
     "zbo-seeds-hurdle-log": latent_bo(design_seeds, warp_log, healthy="hurdle"),
+    "zbo-seeds-rank": latent_bo(design_seeds, warp_rank),
+    "zbo-seeds-rank-i6": latent_bo(design_seeds, warp_rank, initial=6),
+    "zbo-seeds-i6": latent_bo(design_seeds, initial=6),
+    "zbo-rank-i6": latent_bo(design_maximin, warp_rank, initial=6),
+    "zbo-seeds-rank-healthy": latent_bo(design_seeds, warp_rank, healthy="usage"),
+    "zbo-rank-i4": latent_bo(design_maximin, warp_rank, initial=4),
+    "zbo-rank-i8": latent_bo(design_maximin, warp_rank, initial=8),
+    "zbo-i6": latent_bo(design_maximin, initial=6),
+    "zbo-log-i6": latent_bo(design_maximin, warp_log, initial=6),
+    "zbo-rank-healthy-i6": latent_bo(design_maximin, warp_rank, healthy="usage", initial=6),
+    "zbo-seed-schedules-i6": seed_schedules_first(6),
+    "zbo-seed-schedules-i10": seed_schedules_first(10),
 }

@@ -25,7 +25,7 @@ import numpy as np
 from _methods import METHODS, build_space
 from _report import RESULTS, write_json
 
-from zbo_gui.core.config import ScheduleConfig
+from zbo_gui.core.config import BOConfig, ScheduleConfig
 from zbo_gui.core.schedules import Bounds
 
 NAME = "live_confirmation"
@@ -47,7 +47,7 @@ def one_run(method: str, rep: int, budget: int) -> dict:
     torch.set_num_threads(1)
     schedules = ScheduleConfig(n_epochs=N_EPOCHS)
     bounds = Bounds(schedules.beta_lo, schedules.beta_hi)
-    space = build_space(dict(schedules.counts), N_EPOCHS, bounds, 10, seed=rep)
+    space = build_space(dict(schedules.counts), N_EPOCHS, bounds, BOConfig().initial, seed=rep)
     recorder = Recorder(jivae_problem(rep))
     start = time.perf_counter()
     METHODS[method](space, recorder, budget, rep)

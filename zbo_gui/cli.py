@@ -26,10 +26,10 @@ import numpy as np
 from zbo_gui import __version__
 from zbo_gui.core.config import (
     CampaignConfig,
-    config_from_toml,
     demo_config,
     load_config,
     quick_config,
+    stored_config_from_toml,
 )
 from zbo_gui.core.data.base import FORMATS as DATA_FORMATS
 from zbo_gui.core.errors import CampaignFileError, ConfigError, DatasetError, ZboError
@@ -237,7 +237,7 @@ def _writer_text(lease: Lease | None) -> str:
 
 
 def _info(store: CampaignStore) -> tuple[int, dict, CampaignConfig, Lease | None, int | None]:
-    return (store.verify(), summarize(store), config_from_toml(store.config_toml),
+    return (store.verify(), summarize(store), stored_config_from_toml(store.config_toml),
             store.writer(), store.migrated_from)
 
 
@@ -289,7 +289,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """``zbo export``: write the best schedule (never onto a campaign or any HDF5 file)."""
     from zbo_gui.storage.export import check_export_targets, write_export
 
-    config = read_campaign(args.file, lambda store: config_from_toml(store.config_toml))
+    config = read_campaign(args.file, lambda store: stored_config_from_toml(store.config_toml))
     protected = [args.file, *config.input_files()]  # the campaign and the user's inputs
     check_export_targets(args.output, args.format, protected)  # before the heavy reading
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from zbo_gui import __version__
 from zbo_gui.core.campaign import Campaign, StopReason
-from zbo_gui.core.config import CampaignConfig, config_from_toml
+from zbo_gui.core.config import CampaignConfig, stored_config_from_toml
 from zbo_gui.core.datasets import ImageSet, load_dataset
 from zbo_gui.core.errors import CampaignError, CampaignFileError, ConfigError, ScheduleError
 from zbo_gui.core.faults import crash_point
@@ -208,7 +208,7 @@ class CampaignRunner:
         try:
             store.verify(checkpoints=False)  # a damaged checkpoint is only trained again
             try:
-                config = config_from_toml(store.config_toml)
+                config = stored_config_from_toml(store.config_toml)
             except ConfigError as exc:
                 raise CampaignFileError(
                     f"{path}: the stored configuration is invalid: {exc}") from None

@@ -6,11 +6,19 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from scipy.special import ndtri
 
-from zbo_gui.core.campaign import Campaign, StopReason, space_filling
+from zbo_gui.core.campaign import (
+    LOG_FLOOR,
+    Campaign,
+    StopReason,
+    space_filling,
+    warp_outcomes,
+)
 from zbo_gui.core.config import BOConfig
 from zbo_gui.core.errors import CampaignError
 from zbo_gui.core.latent_grid import LatentGrid
+from zbo_gui.core.surrogate import predict
 from zbo_gui.core.types import (
     Evaluation,
     EvaluationStatus,
@@ -363,3 +371,55 @@ def test_peak_inside_the_hole_is_never_proposed_nor_predicted() -> None:
     prediction = campaign.best_predicted()
     assert grid.feasible[prediction.grid_index]
     assert prediction.mean == pytest.approx(posterior.mean[grid.feasible].max())
+
+
+# ----------------------------------------------------------------------------- outcome warp
+def spike(z: np.ndarray, index: int) -> float:
+    """Zero (a collapsed training) except a narrow peak of height 0.3 at PEAK."""
+    return float(0.3 * np.exp(-np.sum((z - PEAK) ** 2) / (2 * 0.35**2)))
+
+
+@pytest.mark.parametrize("warp", ["rank", "log", "none"])
+def test_the_posterior_is_reported_in_objective_units(warp: str) -> None:
+    campaign = Campaign(_grid(), BOConfig(initial=6, budget=14, warp=warp), seed=0)
+    _run(campaign, spike)
+    modelled, _ = predict(campaign.surrogate(), campaign.grid.points)
+    posterior = campaign.posterior()
+    observed = np.array([e.objective for e in campaign.evaluations])
+    index = [e.proposal.grid_index for e in campaign.evaluations]
+    # the mean at the evaluated points is near what they scored, whatever the warp
+    assert np.abs(posterior.mean[index] - observed).max() < 0.1
+    # mapped back monotonically: the same ranking of the grid as the GP's own mean
+    order = np.argsort(modelled, kind="stable")
+    assert np.all(np.diff(posterior.mean[order]) >= -1e-12)
+    assert np.all(posterior.std >= 0)
+    if warp == "log":
+        np.testing.assert_allclose(posterior.mean, np.exp(modelled) - LOG_FLOOR, atol=1e-9)
+    if warp == "rank":  # through the observed objectives: inside their range
+        assert observed.min() - 1e-12 <= posterior.mean.min()
+        assert posterior.mean.max() <= observed.max() + 1e-12
+    if warp == "none":
+        np.testing.assert_allclose(posterior.mean, modelled, atol=1e-12)
+    prediction = campaign.best_predicted()
+    assert prediction.mean == pytest.approx(posterior.mean[campaign.grid.feasible].max())
+
+
+def test_rank_warp_gives_normal_scores_with_shared_ties() -> None:
+    y = np.array([0.0, 0.2, 0.0, 0.1])
+    scores = warp_outcomes(y, "rank")  # ranks 1.5, 4, 1.5, 3 of 4
+    np.testing.assert_allclose(scores, ndtri((np.array([1.5, 4, 1.5, 3]) - 0.5) / 4))
+    assert scores[0] == scores[2] < scores[3] < scores[1]
+    np.testing.assert_allclose(warp_outcomes(np.array([3.0, 1.0, 2.0]), "rank"),
+                               [ndtri(5 / 6), ndtri(1 / 6), 0.0], atol=1e-12)
+
+
+@pytest.mark.parametrize("warp", ["rank", "log"])
+def test_a_warp_changes_what_bo_proposes_on_a_zero_floor(warp: str) -> None:
+    """On a floor of zeros with one narrow peak, the GPs disagree after the design: a warped
+    scale sees the floor's tiny differences (the tail of the peak)."""
+    runs = {}
+    for kind in (warp, "none"):
+        campaign = Campaign(_grid(), BOConfig(initial=6, budget=12, warp=kind), seed=3)
+        runs[kind] = [p.grid_index for p in _run(campaign, spike)]
+    assert runs[warp][:6] == runs["none"][:6]  # the same initial design
+    assert runs[warp][6:] != runs["none"][6:]

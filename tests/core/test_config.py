@@ -21,6 +21,7 @@ from zbo_gui.core.config import (
     demo_config,
     load_config,
     quick_config,
+    stored_config_from_toml,
 )
 from zbo_gui.core.errors import ConfigError, ZboError
 
@@ -119,6 +120,7 @@ def test_partial_toml_keeps_base_values() -> None:
         ('[jrvae]\ndevice = "tpu"\n', "jrvae.device", "'tpu'"),
         ("[jrvae]\nencoder_hidden = []\n", "jrvae.encoder_hidden", "()"),
         ("[bo]\nstop_patience = -1\n", "bo.stop_patience", "-1"),
+        ('[bo]\nwarp = "sqrt"\n', "bo.warp", "'sqrt'"),
         ("seed = -4\n", "seed", "-4"),
         ('[dataset]\nsource = ""\n', "dataset.source", "''"),
         ('[dataset]\nformat = "png"\n', "dataset.format", "'png'"),
@@ -249,3 +251,16 @@ def test_shipped_example_loads_and_documents_every_key() -> None:
     for section, table in expected.items():
         if isinstance(table, dict):
             assert written[section].keys() == table.keys(), section
+
+
+def test_a_stored_config_that_predates_the_warp_keeps_the_raw_objective() -> None:
+    """A campaign file written before ``bo.warp`` existed resumes as it ran (GP of the raw
+    objective); a user's config without the key gets today's default; a stored key is kept."""
+    text = CampaignConfig().to_toml()
+    old = "\n".join(line for line in text.splitlines() if not line.startswith("warp ="))
+    assert "warp" not in old
+    assert stored_config_from_toml(old).bo.warp == "none"
+    assert config_from_toml(old).bo.warp == BOConfig().warp == "rank"
+    assert stored_config_from_toml(text) == CampaignConfig()
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        stored_config_from_toml("[bo\n")

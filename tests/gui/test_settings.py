@@ -76,6 +76,11 @@ def test_config_round_trips_quick_config_and_defaults_restore(dialog) -> None:
     assert dialog.config().to_toml() == cfg.to_toml()
     dialog.forms["objective"].editor("kind").setCurrentText("paper")  # type: ignore[attr-defined]
     assert dialog.config().objective.kind == "paper"
+    warp = dialog.forms["bo"].editor("warp")
+    assert isinstance(warp, QComboBox)
+    assert [warp.itemText(i) for i in range(warp.count())] == ["rank", "log", "none"]
+    warp.setCurrentText("none")
+    assert dialog.config().bo.warp == "none"
     dialog.restore_defaults()
     restored = dialog.config()
     assert restored.jrvae == JrVAEConfig() and restored.bo == BOConfig()

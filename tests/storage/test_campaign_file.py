@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures import make_fixtures as fx
+from zbo_gui.core.config import stored_config_from_toml
 from zbo_gui.core.errors import CampaignFileError
 from zbo_gui.core.latent_grid import LatentGrid
 from zbo_gui.core.types import Evaluation, EvaluationStatus, ObjectiveResult, ProposalSource
@@ -570,6 +571,7 @@ def test_v1_fixture_is_migrated_in_memory_when_read_only() -> None:
     with CampaignStore.open(fx.V1_FILE) as s:
         assert s.format_version == FORMAT_VERSION and s.migrated_from == 1
         assert s.config_toml == CONFIG and s.app_version == "0.1.0"
+        assert stored_config_from_toml(s.config_toml).bo.warp == "none"  # as it ran
         assert_campaign_contents(s, fx.campaign_contents())
         assert s.writer() is None
     assert sha256(fx.V1_FILE) == before

@@ -8,6 +8,16 @@ no Qt or threads: the runner (CLI or GUI worker) evaluates proposals and stores 
 Everything is a function of the grid, the BO settings, the seed and the evaluations told so far,
 so a campaign rebuilt from its file continues exactly where it stopped.
 
+Outcome warp (``bo.warp``): most schedules score ≈ 0 (a collapsed or dead-class training) and a
+few peak, so a GP of the raw objective sees a flat floor with rare spikes. ``"rank"`` (the
+default) models the normal scores of the objectives' ranks (ties share their mean rank);
+``"log"`` models log(objective + 0.01). The acquisition works on the warped scale;
+:meth:`Campaign.posterior` reports mean and σ back in objective units, so the map and the
+predictions read as objectives: the rank warp maps back through the observed objectives (a
+monotone, piecewise-linear map, flat beyond the lowest and highest observed; σ is half the
+width of the mapped ±1σ interval); the log warp exactly for the mean (a median) and by the
+delta method for σ.
+
 Convergence: each BO proposal records the largest expected improvement over the candidates,
 in units of the standard deviation of the observed objectives. The campaign stops when the last
 ``stop_patience`` BO proposals all had ``max EI < stop_tol`` (nothing left worth a training).
@@ -19,6 +29,8 @@ import enum
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtri
+from scipy.stats import rankdata
 
 from zbo_gui.core.config import BOConfig
 from zbo_gui.core.errors import CampaignError
@@ -32,6 +44,39 @@ from zbo_gui.core.surrogate import (
     propose,
 )
 from zbo_gui.core.types import Evaluation, Proposal, ProposalSource
+
+#: Floor of the log warp: objectives are >= 0 and a collapsed training scores ≈ 0.
+LOG_FLOOR = 0.01
+
+
+def warp_outcomes(y: np.ndarray, kind: str) -> np.ndarray:
+    """The observed objectives ``(n,)`` as the GP models them (``bo.warp``): ``(n,)``."""
+    if kind == "log":
+        return np.log(np.maximum(y, 0.0) + LOG_FLOOR)
+    if kind == "rank":
+        ranks = rankdata(y)  # 1..n, ties share their mean rank
+        return ndtri((ranks - 0.5) / len(y))
+    return y
+
+
+def unwarp_posterior(posterior: GridPosterior, y: np.ndarray, kind: str) -> GridPosterior:
+    """A posterior on the warped scale of the objectives ``y (n,)`` back in objective units
+    (arrays ``(m,)``); the acquisition is kept as computed."""
+    if kind == "log":
+        scale = np.exp(posterior.mean)
+        return GridPosterior(mean=scale - LOG_FLOOR, std=scale * posterior.std,
+                             acquisition=posterior.acquisition)
+    if kind == "rank":
+        # distinct objectives and their scores, both ascending (equal objectives, equal score)
+        values, scores = np.unique(y), np.unique(warp_outcomes(y, "rank"))
+
+        def back(u: np.ndarray) -> np.ndarray:
+            return np.interp(u, scores, values)
+
+        low, high = back(posterior.mean - posterior.std), back(posterior.mean + posterior.std)
+        return GridPosterior(mean=back(posterior.mean), std=(high - low) / 2.0,
+                             acquisition=posterior.acquisition)
+    return posterior
 
 
 class StopReason(enum.Enum):
@@ -118,7 +163,8 @@ class Campaign:
         self.evaluations: list[Evaluation] = []
         self._design = space_filling(grid.points, grid.feasible, config.budget, seed)
         self._fit: SurrogateFit | None = None
-        self._posterior: GridPosterior | None = None
+        self._posterior: GridPosterior | None = None  # on the warped scale
+        self._shown: GridPosterior | None = None  # in objective units
         self._fitted_on = -1
         self.stop_reason: StopReason | None = None
         for evaluation in evaluations or []:
@@ -138,24 +184,29 @@ class Campaign:
         return z, np.array([e.objective for e in ok], dtype=np.float64)
 
     def surrogate(self) -> SurrogateFit | None:
-        """The GP fitted on the successful evaluations so far (None with fewer than 2)."""
+        """The GP fitted on the observed evaluations so far, on the warped scale (None with
+        fewer than 2)."""
         z, y = self._observations()
         if y.size < 2:
             return None
         if self._fitted_on != len(self.evaluations):
             lo = self.grid.points.min(axis=0)
             hi = self.grid.points.max(axis=0)
-            self._fit = fit_gp(z, y, lo, hi, seed=self.seed + len(self.evaluations))
+            warp = self.config.warp
+            self._fit = fit_gp(z, warp_outcomes(y, warp), lo, hi,
+                               seed=self.seed + len(self.evaluations))
             self._posterior = grid_posterior(
                 self._fit, self.grid.points, self.config.acquisition,
                 xi=self.config.xi, kappa=self.config.kappa,
             )
+            self._shown = unwarp_posterior(self._posterior, y, warp)
             self._fitted_on = len(self.evaluations)
         return self._fit
 
     def posterior(self) -> GridPosterior | None:
-        """Posterior mean, σ and acquisition over the whole grid (arrays ``(G*G,)``), or None."""
-        return self._posterior if self.surrogate() is not None else None
+        """Posterior mean and σ (objective units) and acquisition over the whole grid (arrays
+        ``(G*G,)``), or None."""
+        return self._shown if self.surrogate() is not None else None
 
     # --------------------------------------------------------------- ask/tell
     def _converged(self) -> bool:

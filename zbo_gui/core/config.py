@@ -30,6 +30,7 @@ from zbo_gui.core.schedules import FAMILIES as SEED_FAMILIES
 
 OBJECTIVE_KINDS = ("usage", "paper")
 ACQUISITION_KINDS = ("logei", "ei", "ucb")
+WARP_KINDS = ("rank", "log", "none")
 SAMPLERS = ("bernoulli", "continuous_bernoulli", "gaussian")
 INVARIANCES = ("r", "t", "s")
 DEVICES = ("auto", "cpu", "cuda")
@@ -350,19 +351,25 @@ class BOConfig:
         initial: points of the initial design (spread over the feasible region).
         budget: total number of evaluations, initial design included.
         acquisition: ``"logei"`` (default), ``"ei"`` or ``"ucb"``.
+        warp: the outcome the GP models, for an objective that is ≈ 0 for most schedules with
+            rare, noisy peaks: ``"rank"`` (default), the normal scores of its ranks; ``"log"``,
+            log(objective + 0.01); ``"none"``, the objective itself.
         xi: EI/LogEI exploration margin, in units of the observed objective.
         kappa: UCB exploration weight.
         stop_tol: convergence: stop when max EI < stop_tol · std(y) ...
-        stop_patience: ... for this many consecutive BO iterations (0 disables the rule).
+        stop_patience: ... for this many consecutive BO iterations (0, the default, disables
+            the rule: on a flat, noisy landscape max EI is small everywhere and the rule
+            stopped campaigns before the good region was found; docs/benchmarks.md §1c).
     """
 
-    initial: int = 10
+    initial: int = 6
     budget: int = 20
     acquisition: str = "logei"
+    warp: str = "rank"
     xi: float = 0.0
     kappa: float = 2.0
     stop_tol: float = 1e-3
-    stop_patience: int = 3
+    stop_patience: int = 0
 
     def __post_init__(self) -> None:
         _positive_int("bo.initial", self.initial, 2)
@@ -373,6 +380,7 @@ class BOConfig:
                 f" initial={self.initial}"
             )
         _choice("bo.acquisition", self.acquisition, ACQUISITION_KINDS)
+        _choice("bo.warp", self.warp, WARP_KINDS)
         _positive_float("bo.xi", self.xi, allow_zero=True)
         _positive_float("bo.kappa", self.kappa, allow_zero=True)
         _positive_float("bo.stop_tol", self.stop_tol, allow_zero=True)
@@ -485,6 +493,30 @@ def config_from_toml(text: str, base: CampaignConfig | None = None) -> CampaignC
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}") from None
     return config_from_dict(data, base)
+
+
+#: Keys added after campaign files were first written, with the value that reproduces how a
+#: campaign stored without them ran.
+_PREDATED = {"bo": {"warp": "none"}}
+
+
+def stored_config_from_toml(text: str) -> CampaignConfig:
+    """A campaign file's stored configuration (see :func:`config_from_toml`).
+
+    A key that the stored text lacks because the file predates it takes the value under which
+    that campaign ran (``bo.warp = "none"``), not today's default, so the campaign resumes
+    exactly as it would have.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}") from None
+    for section, keys in _PREDATED.items():
+        table = data.setdefault(section, {})
+        if isinstance(table, dict):  # not a table: config_from_dict names the problem
+            for key, value in keys.items():
+                table.setdefault(key, value)
+    return config_from_dict(data)
 
 
 def load_config(path: str | Path, base: CampaignConfig | None = None) -> CampaignConfig:

@@ -44,6 +44,7 @@ from zbo_gui.core.config import (
     INVARIANCES,
     OBJECTIVE_KINDS,
     SAMPLERS,
+    WARP_KINDS,
     BOConfig,
     CampaignConfig,
     GridConfig,
@@ -72,7 +73,7 @@ PRESETS: dict[str, tuple[str, CampaignConfig]] = {
 _CHOICES = {
     "jrvae": {"sampler": SAMPLERS, "invariances": INVARIANCES},
     "objective": {"kind": OBJECTIVE_KINDS},
-    "bo": {"acquisition": ACQUISITION_KINDS},
+    "bo": {"acquisition": ACQUISITION_KINDS, "warp": WARP_KINDS},
 }
 
 # Descriptions of fields whose dataclass docstring has no ``Attributes:`` entry.
