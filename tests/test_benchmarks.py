@@ -144,7 +144,8 @@ def small_table(space):
 
 @pytest.mark.parametrize("name", ["zbo", "random-latent", "seed-library", "constant-grid",
                                   "zbo-stop-rule", "zbo-hurdle", "zbo-seeds-hurdle-log",
-                                  "zbo-sobol", "zbo-rank"])
+                                  "zbo-sobol", "zbo-rank", "zbo-before",
+                                  "zbo-seed-schedules-i6"])
 def test_tabular_methods_visit_only_stored_schedules_within_the_budget(small_table, name):
     import tabular
 
@@ -159,6 +160,27 @@ def test_tabular_methods_visit_only_stored_schedules_within_the_budget(small_tab
         assert result["visits"] == [4, 4]  # each of the 4 constants once, then it stops
     if name not in ("zbo-stop-rule", "constant-grid"):
         assert result["visits"] == [12, 12]
+
+
+@pytest.mark.parametrize(("engine", "written_out"), [("zbo", "zbo-rank-i6"),
+                                                     ("zbo-before", "zbo-loop")])
+def test_the_variants_loop_is_the_engines_campaign(small_table, engine, written_out):
+    """The variants change one lever of a loop that must otherwise be the engine's: with the
+    same settings both visit the same points and see the same values."""
+    import tabular
+
+    named = tabular.methods(small_table)
+    first = tabular.replay(small_table, named[engine], reps=2, budget=12)
+    second = tabular.replay(small_table, named[written_out], reps=2, budget=12)
+    assert first["best_after"] == second["best_after"]
+    assert first["incumbent_mean_after"] == second["incumbent_mean_after"]
+
+
+def test_evals_to_95_median_counts_never_as_beyond_the_budget():
+    import tabular
+
+    assert tabular.reach_median([None, 3, 5]) == "5 (2/3)"
+    assert tabular.reach_median([None, None, 3]) == "> 30 (1/3)"
 
 
 def test_a_visit_returns_one_of_the_stored_trainings_at_random(small_table):
