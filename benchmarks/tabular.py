@@ -318,6 +318,20 @@ def markdown(out: dict) -> str:
     return "\n".join(lines)
 
 
+def stop_rule_line(result: dict, budget: int = max(BUDGETS)) -> str:
+    """How often a method with a stop rule ended before ``budget``, and how many of those
+    stops came before its best observation reached 95 % of the table's best."""
+    visits = np.array(result["visits"])
+    stopped = visits < budget
+    reach = [np.inf if r is None else r for r in result["evals_to_95"]]
+    early = [r > v for r, v, s in zip(reach, visits, stopped, strict=True) if s]
+    if not stopped.any():
+        return f"the stop rule never fired within {budget} evaluations"
+    return (f"stopped before {budget} evaluations in {stopped.sum()}/{len(visits)} repetitions"
+            f" (median after {np.median(visits[stopped]):.0f}); {sum(early)} of these stops"
+            " came before 95 % of the table's best was observed")
+
+
 def landscape(table: Table, path: Path) -> None:
     """The table's mean objective and share of collapsed trainings over the latent plane."""
     import matplotlib
@@ -370,6 +384,8 @@ def main() -> None:
             print(summary_line(name, result), f"({result['seconds']:.0f} s)", flush=True)
             write_json(args.out.stem, out, args.out.parent)
     print(markdown(out))
+    if "zbo-stop-rule" in out["methods"]:
+        print("zbo-stop-rule:", stop_rule_line(out["methods"]["zbo-stop-rule"]))
     landscape(table, args.out.with_name(args.out.stem + "_landscape.png"))
     print(json.dumps({"wrote": str(args.out)}))
 

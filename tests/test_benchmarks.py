@@ -181,6 +181,9 @@ def test_evals_to_95_median_counts_never_as_beyond_the_budget():
 
     assert tabular.reach_median([None, 3, 5]) == "5 (2/3)"
     assert tabular.reach_median([None, None, 3]) == "> 30 (1/3)"
+    line = tabular.stop_rule_line({"visits": [30, 12, 15], "evals_to_95": [5, None, 10]})
+    assert line.startswith("stopped before 30 evaluations in 2/3 repetitions")
+    assert "1 of these stops came before 95 %" in line
 
 
 def test_a_visit_returns_one_of_the_stored_trainings_at_random(small_table):
