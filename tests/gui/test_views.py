@@ -72,6 +72,7 @@ def test_schedule_view_shows_the_models_best_and_selection_with_a_band(qtbot) ->
     assert np.all(high >= view.selected_curve() - 1e-12) and np.any(high > low)
     model.select_evaluation(0)
     assert view.title().startswith("evaluation #1") and view.band() is None
+    assert view.title().endswith("— objective 0.3") and "predicted" not in view.title()
     model.clear_selection()
     assert view.selected_curve() is None
 

@@ -133,9 +133,10 @@ class ScheduleView(QtWidgets.QWidget):
         x, y = selection.z
         if selection.evaluation is not None:
             e = model.evaluations[selection.evaluation]
+            outcome = (f"objective {e.objective:.4g}" if e.succeeded
+                       else e.status.value)  # what it scored, not a prediction
             self.show_selected(e.proposal.schedule,
-                               f"evaluation #{e.index + 1} at ({x:.2f}, {y:.2f})",
-                               e.objective if e.succeeded else None, None)
+                               f"evaluation #{e.index + 1} at ({x:.2f}, {y:.2f}) — {outcome}")
             return
         index = model.grid_index(x, y)
         if index is None:
