@@ -22,7 +22,7 @@ Reported per method (JSON ``methods.NAME``):
 * ``accuracy_of_incumbent``: the stored accuracy of the incumbent's training, per budget.
 
     python benchmarks/tabular.py [--reps 50] [--jobs 2] [--out benchmarks/results/tabular.json]
-        [--methods zbo,random-latent,...]
+        [--methods zbo,random-latent,...] [--update]
 
 The variants of zBO tried (one lever at a time) are in ``_variants.py``.
 
@@ -367,15 +367,29 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "tabular.json")
     parser.add_argument("--methods", default="", help="comma-separated (default: all)")
     parser.add_argument("--jobs", type=int, default=2, help="processes (one method each)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the methods already in --out (same --reps): run those named"
+                             " in --methods again, or else only the missing ones")
     args = parser.parse_args()
     table = Table.load()
     available = methods(table)
-    chosen = [m for m in args.methods.split(",") if m] or list(available)
+    named = [m for m in args.methods.split(",") if m]
+    unknown = sorted(set(named) - set(available))
+    if unknown:
+        parser.error(f"unknown method {unknown[0]!r} (known: {', '.join(available)})")
     n_runs = sum(len(v) for v in table.runs.values())
     print(f"table: {n_runs} trainings at {len(table.runs)} schedules; best mean objective"
           f" {table.best_mean():.3f}")
     out: dict = {"table": {"trainings": n_runs, "schedules": len(table.runs),
                            "best_mean": table.best_mean()}, "reps": args.reps, "methods": {}}
+    if args.update and args.out.exists():
+        kept = json.loads(args.out.read_text())
+        if kept.get("reps") != args.reps:
+            parser.error(f"{args.out} holds {kept.get('reps')} repetitions, not --reps"
+                         f" {args.reps}")
+        out["methods"] = {k: v for k, v in kept["methods"].items()
+                          if k in available and k not in named}
+    chosen = named or [m for m in available if m not in out["methods"]]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(_replay_named, name, args.reps) for name in chosen]
         for future in as_completed(futures):
