@@ -296,24 +296,26 @@ def summary_line(name: str, result: dict) -> str:
             + f"   evals to 95 % {reach_median(result['evals_to_95'])}")
 
 
-def markdown(out: dict) -> str:
-    """The results as a markdown table (medians over the repetitions; docs/benchmarks.md)."""
+def markdown(out: dict, gp_columns: bool = True) -> str:
+    """The results as a markdown table (medians over the repetitions; docs/benchmarks.md);
+    ``gp_columns``: with the two export alternatives' figures."""
     def med(values: list) -> str:
         kept = [v for v in values if v is not None]
         return f"{np.median(kept):.3f}" if kept else "–"
 
+    gp_head = (" denoised incumbent's mean at 20 | predicted point's mean at 20 |" if gp_columns
+               else "")
     lines = ["| method | best observed after 10 / 20 / 30 | incumbent's table mean at"
-             " 10 / 20 / 30 | denoised incumbent's mean at 20 | predicted point's mean at 20 |"
-             " evals to 95 % (reached) | visits |",
-             "|---|---|---|---|---|---|---|"]
+             " 10 / 20 / 30 |" + gp_head + " evals to 95 % (reached) | visits |",
+             "|---|---|---|" + ("---|---|" if gp_columns else "") + "---|---|"]
     ranked = sorted(out["methods"].items(),
                     key=lambda kv: -np.median(kv[1]["best_after"]["20"] or [0]))
     for name, r in ranked:
         lines.append(
             f"| {name} | " + " / ".join(med(r["best_after"][str(b)]) for b in BUDGETS)
             + " | " + " / ".join(med(r["incumbent_mean_after"][str(b)]) for b in BUDGETS)
-            + f" | {med(r.get('denoised_incumbent_mean_after', {}).get('20', []))}"
-            + f" | {med(r['predicted_incumbent_mean_after']['20'])}"
+            + (f" | {med(r.get('denoised_incumbent_mean_after', {}).get('20', []))}"
+               f" | {med(r['predicted_incumbent_mean_after']['20'])}" if gp_columns else "")
             + f" | {reach_median(r['evals_to_95'])} | {np.median(r['visits']):.0f} |")
     return "\n".join(lines)
 
