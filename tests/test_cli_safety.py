@@ -438,3 +438,25 @@ def test_a_damaged_schedule_vae_checkpoint_is_trained_again(tmp_path: Path) -> N
     assert "ignoring the schedule VAE checkpoint" in result.stderr
     with CampaignStore.open(out) as store:
         assert store.n_evaluations == 2 and store.verify() > 0
+
+
+def test_an_old_campaign_opens_and_exports_and_a_bad_stage_stops_resume_in_one_line(
+        tmp_path: Path) -> None:
+    """The format-1 fixture (zbo-gui 0.1.0) opens in ``zbo info`` and exports through the
+    README's commands; its schedule VAE stage is a stub without training metadata, so ``zbo
+    resume`` must say that in one line (not a traceback) and keep the evaluations."""
+    from tests.fixtures import make_fixtures as fx
+
+    old = tmp_path / "old.h5"
+    shutil.copyfile(fx.V1_FILE, old)
+    info = run_zbo("info", old)
+    assert info.returncode == 0, info.stderr
+    assert "format 1 has no checksums" in info.stdout
+    exported = run_zbo("export", old, "--format", "csv", "-o", tmp_path / "best.csv")
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "best.csv").read_text().startswith("epoch,beta_c,beta_d\n")
+    line = assert_user_error(run_zbo("resume", old, timeout=120), "schedule VAE",
+                             "cannot be rebuilt", "'epochs'")
+    assert str(old) in line
+    with CampaignStore.open(old) as store:
+        assert len(store.read_evaluations()) == 3

@@ -258,7 +258,13 @@ class CampaignRunner:
             self.library = seed_library(cfg)
             self.store.write_seeds(self.library.schedules, self.library.families)
         if self.store.has("schedule_vae"):
-            self.vae = ScheduleVAE.from_state(*self.store.read_schedule_vae())
+            try:
+                self.vae = ScheduleVAE.from_state(*self.store.read_schedule_vae())
+            except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+                what = f"missing entry {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise CampaignFileError(
+                    f"{self.store.path}: the stored schedule VAE cannot be rebuilt ({what})"
+                ) from None
         else:
             self.vae = self._train_schedule_vae(controls)
         if self.store.has("grid"):
