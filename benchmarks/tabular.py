@@ -173,6 +173,27 @@ def _engine(config: Callable[[int], object]) -> Callable:
     return method
 
 
+def _in_flight(q: int) -> Callable:
+    def method(space: Space, evaluate, budget: int, seed: int) -> None:
+        """The engine's campaign with ``q`` evaluations in flight (asynchronous workers): the
+        oldest finishes first, then a new point is asked given the others still running."""
+        from zbo_gui.core.campaign import Campaign
+        from zbo_gui.core.config import BOConfig
+        from zbo_gui.core.types import Evaluation, EvaluationStatus
+
+        campaign = Campaign(space.grid, BOConfig(budget=budget), seed)
+        flight: list = []
+        while True:
+            while len(flight) < q and (proposal := campaign.ask(flight)) is not None:
+                flight.append(proposal)
+            if not flight:
+                return
+            done = flight.pop(0)
+            campaign.tell(Evaluation(len(campaign.evaluations), done,
+                                     EvaluationStatus.SUCCEEDED, evaluate(done.schedule)))
+    return method
+
+
 def _bo(**settings) -> Callable[[int], object]:
     from zbo_gui.core.config import BOConfig
 
@@ -181,11 +202,13 @@ def _bo(**settings) -> Callable[[int], object]:
 
 #: ``zbo``: every BO setting at the engine's default; ``zbo-before``: the defaults before this
 #: benchmark (10 initial points, the raw objective); ``zbo-stop-rule``: today's defaults with
-#: the convergence rule that was the default before (max EI < 1e-3 · std(y), 3 times in a row).
+#: the convergence rule that was the default before (max EI < 1e-3 · std(y), 3 times in a row);
+#: ``zbo-Q-in-flight``: today's defaults with Q evaluations running at once (issue 13).
 ENGINE = {
     "zbo": _engine(_bo()),
     "zbo-before": _engine(_bo(initial=10, warp="none")),
     "zbo-stop-rule": _engine(_bo(stop_patience=3)),
+    **{f"zbo-{q}-in-flight": _in_flight(q) for q in (2, 4, 8)},
 }
 
 

@@ -145,7 +145,7 @@ def small_table(space):
 @pytest.mark.parametrize("name", ["zbo", "random-latent", "seed-library", "constant-grid",
                                   "zbo-stop-rule", "zbo-hurdle", "zbo-seeds-hurdle-log",
                                   "zbo-sobol", "zbo-rank", "zbo-before",
-                                  "zbo-seed-schedules-i6"])
+                                  "zbo-seed-schedules-i6", "zbo-4-in-flight"])
 def test_tabular_methods_visit_only_stored_schedules_within_the_budget(small_table, name):
     import tabular
 

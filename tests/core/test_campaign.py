@@ -423,3 +423,53 @@ def test_a_warp_changes_what_bo_proposes_on_a_zero_floor(warp: str) -> None:
         runs[kind] = [p.grid_index for p in _run(campaign, spike)]
     assert runs[warp][:6] == runs["none"][:6]  # the same initial design
     assert runs[warp][6:] != runs["none"][6:]
+
+
+# ----------------------------------------------------------------------------- points in flight
+def _run_in_flight(campaign: Campaign, objective: Objective, q: int) -> list[Proposal]:
+    """Keep ``q`` proposals in flight; the oldest finishes first (its tell), then a new ask."""
+    flight: list[Proposal] = []
+    order: list[Proposal] = []
+    while True:
+        while len(flight) < q and (proposal := campaign.ask(flight)) is not None:
+            flight.append(proposal)
+            order.append(proposal)
+        if not flight:
+            return order
+        done = flight.pop(0)
+        index = len(campaign.evaluations)
+        campaign.tell(_succeeded(index, done, objective(done.z, index)))
+
+
+def test_points_in_flight_are_never_proposed_again_and_count_against_the_budget() -> None:
+    config = BOConfig(initial=4, budget=12)
+    campaign = Campaign(_grid(), config, seed=0)
+    first = [campaign.ask()]
+    for _ in range(3):
+        first.append(campaign.ask(first))
+    # in flight during the design: the next design points, in the sequential order
+    sequential = Campaign(_grid(), config, seed=0)
+    assert [p.grid_index for p in first] == [
+        p.grid_index for p in _run(sequential, bump)[:4]]
+    order = _run_in_flight(Campaign(_grid(), config, seed=0), bump, q=4)
+    indices = [p.grid_index for p in order]
+    assert len(order) == config.budget and len(set(indices)) == len(indices)
+    # the 5th is asked after one tell: one observation fits no GP, so the design goes on
+    assert all(p.source is ProposalSource.INITIAL for p in order[:5])
+    assert all(p.source is ProposalSource.ACQUISITION for p in order[5:])
+    full = Campaign(_grid(), BOConfig(initial=2, budget=2), seed=0)
+    in_flight = [full.ask(), None]
+    in_flight[1] = full.ask(in_flight[:1])
+    assert full.ask(in_flight) is None and full.stop_reason is StopReason.BUDGET
+
+
+def test_bo_with_points_in_flight_spreads_them_and_still_finds_the_peak() -> None:
+    campaign = Campaign(_grid(), BOConfig(initial=6, budget=20), seed=0)
+    order = _run_in_flight(campaign, bump, q=4)
+    best = campaign.best_evaluated()
+    assert np.linalg.norm(best.proposal.z - PEAK) < 0.5 and best.objective > 0.8
+    # a BO proposal made with others in flight lies away from them (the believer's effect)
+    bo = [p for p in order if p.source is ProposalSource.ACQUISITION]
+    gaps = [min(np.linalg.norm(p.z - q.z) for q in bo[max(0, i - 3):i]) for i, p in
+            enumerate(bo) if i > 0]
+    assert min(gaps) > 0.0 and np.median(gaps) > 0.2

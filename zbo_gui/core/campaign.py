@@ -26,6 +26,7 @@ in units of the standard deviation of the observed objectives. The campaign stop
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,25 +218,36 @@ class Campaign:
                   if e.proposal.source is ProposalSource.ACQUISITION][-patience:]
         return len(recent) == patience and all(v < self.config.stop_tol for v in recent)
 
-    def ask(self) -> Proposal | None:
-        """The next point to evaluate, or None when the campaign is over (see ``stop_reason``)."""
+    def ask(self, pending: Sequence[Proposal] = ()) -> Proposal | None:
+        """The next point to evaluate, or None when the campaign is over (see ``stop_reason``).
+
+        Args:
+            pending: proposals handed out and not yet told (evaluations in flight). They are
+                never proposed again and count against the budget; a BO proposal treats each
+                as if it had scored the GP's mean there (Kriging believer), so the points in
+                flight spread out instead of crowding the same maximum.
+        """
         self.stop_reason = None
-        if len(self.evaluations) >= self.config.budget:
+        if len(self.evaluations) + len(pending) >= self.config.budget:
             self.stop_reason = StopReason.BUDGET
             return None
         if self._converged():
             self.stop_reason = StopReason.CONVERGED
             return None
         candidates = self.grid.feasible & ~self.evaluated
+        candidates[[p.grid_index for p in pending]] = False
         if not candidates.any():
             self.stop_reason = StopReason.EXHAUSTED
             return None
         fit = self.surrogate()
         n_initial = sum(e.proposal.source is ProposalSource.INITIAL for e in self.evaluations)
+        n_initial += sum(p.source is ProposalSource.INITIAL for p in pending)
         if n_initial < self.config.initial or fit is None:
             index = next(int(i) for i in self._design if candidates[i])
             return self._proposal(index, ProposalSource.INITIAL)
         posterior = self._posterior
+        if pending:
+            fit, posterior = self._believed(pending)
         assert posterior is not None
         index = propose(posterior.acquisition, candidates)
         ei = expected_improvement(posterior.mean[candidates], posterior.std[candidates],
@@ -243,6 +255,19 @@ class Campaign:
         max_ei = float(ei.max()) / fit.y_std if fit.y_std > 0 else 0.0
         return self._proposal(index, ProposalSource.ACQUISITION,
                               float(posterior.acquisition[index]), max_ei)
+
+    def _believed(self, pending: Sequence[Proposal]) -> tuple[SurrogateFit, GridPosterior]:
+        """The GP refitted with each pending point scored at the current posterior mean there
+        (objective units), and its posterior over the grid on the warped scale."""
+        assert self._shown is not None
+        z, y = self._observations()
+        index = [p.grid_index for p in pending]
+        z = np.vstack([z, self.grid.points[index]])
+        y = np.concatenate([y, self._shown.mean[index]])
+        fit = fit_gp(z, warp_outcomes(y, self.config.warp), self.grid.points.min(axis=0),
+                     self.grid.points.max(axis=0), seed=self.seed + len(self.evaluations))
+        return fit, grid_posterior(fit, self.grid.points, self.config.acquisition,
+                                   xi=self.config.xi, kappa=self.config.kappa)
 
     def propose_point(self, z: np.ndarray) -> Proposal:
         """A user's choice ("evaluate this point next"): the feasible grid point nearest ``z``.
