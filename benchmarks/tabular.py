@@ -159,32 +159,18 @@ def constant_grid(table: Table) -> Callable:
     return method
 
 
-def _engine(config: Callable[[int], object]) -> Callable:
+def _engine(config: Callable[[int], object], in_flight: int = 1) -> Callable:
     def method(space: Space, evaluate, budget: int, seed: int) -> None:
-        """The engine's campaign with the given settings (a stop rule may end it early)."""
+        """The engine's campaign with the given settings (a stop rule may end it early) and
+        ``in_flight`` evaluations running at once (asynchronous workers): the oldest finishes
+        first, then a new point is asked given the others still running."""
         from zbo_gui.core.campaign import Campaign
         from zbo_gui.core.types import Evaluation, EvaluationStatus
 
         campaign = Campaign(space.grid, config(budget), seed)  # type: ignore[arg-type]
-        while (proposal := campaign.ask()) is not None:
-            value = evaluate(proposal.schedule)
-            campaign.tell(Evaluation(len(campaign.evaluations), proposal,
-                                     EvaluationStatus.SUCCEEDED, value))
-    return method
-
-
-def _in_flight(q: int) -> Callable:
-    def method(space: Space, evaluate, budget: int, seed: int) -> None:
-        """The engine's campaign with ``q`` evaluations in flight (asynchronous workers): the
-        oldest finishes first, then a new point is asked given the others still running."""
-        from zbo_gui.core.campaign import Campaign
-        from zbo_gui.core.config import BOConfig
-        from zbo_gui.core.types import Evaluation, EvaluationStatus
-
-        campaign = Campaign(space.grid, BOConfig(budget=budget), seed)
         flight: list = []
         while True:
-            while len(flight) < q and (proposal := campaign.ask(flight)) is not None:
+            while len(flight) < in_flight and (proposal := campaign.ask(flight)) is not None:
                 flight.append(proposal)
             if not flight:
                 return
@@ -208,7 +194,7 @@ ENGINE = {
     "zbo": _engine(_bo()),
     "zbo-before": _engine(_bo(initial=10, warp="none")),
     "zbo-stop-rule": _engine(_bo(stop_patience=3)),
-    **{f"zbo-{q}-in-flight": _in_flight(q) for q in (2, 4, 8)},
+    **{f"zbo-{q}-in-flight": _engine(_bo(), in_flight=q) for q in (2, 4, 8)},
 }
 
 

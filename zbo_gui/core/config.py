@@ -486,13 +486,16 @@ def config_from_dict(data: Mapping[str, Any], base: CampaignConfig | None = None
     return dataclasses.replace(base, **sections)
 
 
-def config_from_toml(text: str, base: CampaignConfig | None = None) -> CampaignConfig:
-    """Parse TOML text into a :class:`CampaignConfig` (see :func:`config_from_dict`)."""
+def _parse_toml(text: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}") from None
-    return config_from_dict(data, base)
+
+
+def config_from_toml(text: str, base: CampaignConfig | None = None) -> CampaignConfig:
+    """Parse TOML text into a :class:`CampaignConfig` (see :func:`config_from_dict`)."""
+    return config_from_dict(_parse_toml(text), base)
 
 
 #: Keys added after campaign files were first written, with the value that reproduces how a
@@ -507,10 +510,7 @@ def stored_config_from_toml(text: str) -> CampaignConfig:
     that campaign ran (``bo.warp = "none"``), not today's default, so the campaign resumes
     exactly as it would have.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}") from None
+    data = _parse_toml(text)
     for section, keys in _PREDATED.items():
         table = data.setdefault(section, {})
         if isinstance(table, dict):  # not a table: config_from_dict names the problem
