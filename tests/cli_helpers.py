@@ -27,6 +27,9 @@ TINY_CONFIG: dict[str, Any] = {
     "jrvae": {"classes": 2, "encoder_hidden": [32], "decoder_hidden": [8], "device": "cpu"},
     "objective": {"manifold_d": 3, "pairs": 10},
     "bo": {"initial": 3, "budget": 6, "stop_patience": 0},
+    # Trainings of seconds run in the test's own process; the tests of execution (and of the
+    # window's and the CLI's default) use Dask worker processes (tests/test_execution.py).
+    "execution": {"workers": 0},
 }
 
 #: Environment of every ``zbo`` subprocess: no progress bars to parse, one torch thread each.

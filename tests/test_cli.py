@@ -31,7 +31,7 @@ from tests.cli_helpers import (
 )
 from zbo_gui.core.config import quick_config
 from zbo_gui.core.errors import CampaignFileError
-from zbo_gui.storage.campaign_file import CampaignStore
+from zbo_gui.storage.campaign_file import FORMAT_VERSION, CampaignStore
 
 QUICK = quick_config()
 TINY_BUDGET = TINY_CONFIG["bo"]["budget"]
@@ -113,7 +113,7 @@ def test_info_json_counts_are_consistent(quick_file: Path, quick_info: dict[str,
     assert info["succeeded"] + info["failed"] == info["evaluations"]
     assert info["succeeded"] >= 1
     assert info["schedule_length"] == QUICK.schedules.n_epochs
-    assert info["format_version"] == 2
+    assert info["format_version"] == FORMAT_VERSION
     assert len(info["rows"]) == info["evaluations"]
     best = _best(quick_file)
     assert info["best_objective"] == pytest.approx(best.objective, rel=0, abs=1e-12)

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from zbo_gui.storage.campaign_file import CampaignStore, Lease, read_campaign
 from zbo_gui.storage.summary import summarize
 
 if TYPE_CHECKING:
+    from zbo_gui.execution.task import WorkerProgress
     from zbo_gui.runner import CampaignRunner
 
 log = logging.getLogger("zbo")
@@ -81,6 +82,43 @@ class ProgressBars:
             self._bar = None
 
 
+class WorkerBars:
+    """One tqdm line per worker on stderr while several train at once: its evaluation, epoch
+    e/N and loss (``zbo run/resume --workers N``)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, report: WorkerProgress) -> None:
+        if not self.enabled or report.total <= 0:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(report.worker)
+        if bar is None:
+            bar = tqdm(total=report.total, unit="epoch", file=sys.stderr, dynamic_ncols=True,
+                       leave=False, position=len(self._bars))
+            self._bars[report.worker] = bar
+        bar.set_description(f"{report.worker} ({report.device}) eval {report.ticket + 1}",
+                            refresh=False)
+        if bar.total != report.total or report.step < bar.n:
+            bar.reset(total=report.total)
+        bar.update(report.step - bar.n)
+        if report.loss == report.loss:  # not NaN
+            bar.set_postfix(loss=f"{report.loss:.4g}", refresh=False)
+
+    def clear(self) -> None:
+        """Blank every line (before a message is printed)."""
+        for bar in self._bars.values():
+            bar.clear()
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
+
+
 def _print_evaluation(evaluation: Evaluation, budget: int) -> None:
     reps = evaluation.replicates
     parts = [f"eval {evaluation.index + 1}/{budget}", evaluation.proposal.source.value]
@@ -95,6 +133,8 @@ def _print_evaluation(evaluation: Evaluation, budget: int) -> None:
     else:
         parts.append(f"FAILED: {evaluation.message}")
     parts.append(f"{evaluation.seconds:.1f} s")
+    if evaluation.worker:
+        parts.append(f"worker {evaluation.worker}")
     print("zbo: " + " | ".join(parts), file=sys.stderr, flush=True)
 
 
@@ -146,6 +186,7 @@ def _drive(runner: CampaignRunner, stop: StopSignals, bars: ProgressBars) -> int
     controls = Controls(progress=bars, cancel=stop.cancel)
     budget = runner.config.bo.budget
     path = runner.store.path
+    workers = WorkerBars(enabled=bars.enabled)
     try:
         campaign = runner.prepare(controls)
         bars.close()
@@ -153,15 +194,27 @@ def _drive(runner: CampaignRunner, stop: StopSignals, bars: ProgressBars) -> int
         feasible = float(campaign.grid.feasible.mean())
         print(f"zbo: {path}: feasible latent region {feasible:.0%} of the grid;"
               f" {done}/{budget} evaluations done", file=sys.stderr)
+        executor = runner.start_executor(controls)
+        try:
+            if executor.capacity > 1 or executor.dashboard:
+                where = f"; dashboard {executor.dashboard}" if executor.dashboard else ""
+                print(f"zbo: {executor.capacity} worker(s) train at once{where}",
+                      file=sys.stderr, flush=True)
 
-        def proposed(proposal: Proposal) -> None:
-            bars.label = f"eval {len(campaign.evaluations) + 1}/{budget}"
+            def proposed(proposal: Proposal) -> None:
+                bars.label = f"eval {len(campaign.evaluations) + 1}/{budget}"
 
-        def evaluated(evaluation: Evaluation) -> None:
-            bars.close()
-            _print_evaluation(evaluation, budget)
+            def evaluated(evaluation: Evaluation) -> None:
+                bars.close()
+                workers.clear()
+                _print_evaluation(evaluation, budget)
 
-        runner.run(controls, on_proposal=proposed, on_evaluation=evaluated)
+            runner.run(controls, on_proposal=proposed, on_evaluation=evaluated,
+                       on_progress=workers if executor.capacity > 1 else None,
+                       executor=executor)
+        finally:
+            workers.close()
+            executor.close()
     except EvaluationCancelled:
         bars.close()
         print(f"zbo: stopped; {len(runner.campaign.evaluations) if runner.campaign else 0}"
@@ -192,11 +245,25 @@ def _config_for_run(args: argparse.Namespace) -> CampaignConfig:
         overrides["bo"] = {"budget": args.budget}
     if args.device is not None:
         overrides["jrvae"] = {"device": args.device}
+    execution = _execution_overrides(args)
+    if execution:
+        overrides["execution"] = execution
     if overrides:
         from zbo_gui.core.config import config_from_dict
 
         config = config_from_dict(overrides, base=config)
     return config
+
+
+def _execution_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--workers`` / ``--scheduler`` as ``[execution]`` keys."""
+    out: dict[str, Any] = {}
+    if args.workers is not None:
+        out["workers"] = args.workers
+    if args.scheduler is not None:
+        out["scheduler"] = args.scheduler
+        out["cluster"] = "local"
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -226,7 +293,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """``zbo resume``: continue a campaign where it stopped."""
     from zbo_gui.runner import CampaignRunner
 
+    execution = _execution_overrides(args)
     with StopSignals() as stop, CampaignRunner.open(args.file) as runner:
+        if execution:  # where it runs now; the stored configuration keeps the campaign's own
+            from zbo_gui.core.config import config_from_dict
+
+            runner.config = config_from_dict({"execution": execution}, base=runner.config)
         return _drive(runner, stop, ProgressBars(enabled=not args.quiet))
 
 
@@ -344,6 +416,15 @@ def cmd_inspect_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _execution_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="trainings at once, each in a Dask worker process (override"
+                        " execution.workers; 0: in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="train on an existing Dask cluster, e.g. tcp://host:8786"
+                        " (override execution.scheduler)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``zbo`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -362,11 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", type=int, help="override bo.budget (number of evaluations)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override jrvae.device")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _execution_options(run)
     run.set_defaults(func=cmd_run)
 
     resume = sub.add_parser("resume", help="continue a stopped campaign")
     resume.add_argument("file", type=Path)
     resume.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _execution_options(resume)
     resume.set_defaults(func=cmd_resume)
 
     info = sub.add_parser("info", help="summarise a campaign file")

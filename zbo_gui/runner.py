@@ -11,6 +11,7 @@ Synchronous and thread-free: the caller passes :class:`Controls` (progress sink,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -34,14 +35,15 @@ from zbo_gui.core.schedules import Bounds, ScheduleLibrary, configured_library
 from zbo_gui.core.types import (
     Controls,
     Evaluation,
-    EvaluationStatus,
-    ObjectiveResult,
+    EvaluationCancelled,
+    Pending,
     Progress,
     Proposal,
-    TrainingCollapsed,
-    TrainingDiverged,
     UserPoints,
 )
+from zbo_gui.execution import task
+from zbo_gui.execution.pool import Executor, InlineExecutor, start_executor
+from zbo_gui.execution.task import Request, TaskResult, WorkerProgress
 from zbo_gui.storage.campaign_file import (
     CampaignDraft,
     CampaignStore,
@@ -50,8 +52,8 @@ from zbo_gui.storage.campaign_file import (
 
 log = logging.getLogger(__name__)
 
-#: Failures of one training that become a FAILED evaluation (the campaign goes on).
-TRAINING_FAILURES = (TrainingDiverged, FloatingPointError, RuntimeError, ValueError)
+#: Seconds the run loop waits for a finished evaluation before it looks at everything else.
+WAIT_SECONDS = 0.1
 #: The stage name of the schedule VAE's training checkpoints in the campaign file.
 VAE_STAGE = "schedule_vae"
 #: About this many checkpoints are written during a schedule-VAE training.
@@ -330,88 +332,132 @@ class CampaignRunner:
             raise ConfigError("the campaign is not prepared yet; call prepare() first")
         return self.campaign.ask()
 
+    def seeds(self, ticket: int) -> tuple[int, ...]:
+        """The training seeds of the evaluation submitted as number ``ticket`` (one per
+        replicate)."""
+        return tuple(replicate_seed(self.config.seed, ticket, r)
+                     for r in range(self.config.objective.replicates))
+
     def evaluate(self, proposal: Proposal, controls: Controls | None = None) -> Evaluation:
-        """Evaluate a proposal with R seeds, append it to the file and tell the campaign.
+        """Evaluate a proposal here, in this thread, with R seeds; append it to the file and
+        tell the campaign.
 
         A training that diverges (or fails numerically) becomes a FAILED evaluation, stored
         with its message; one stopped as collapsed (``objective.collapse_share``) a COLLAPSED
         one scored 0; cancellation raises ``EvaluationCancelled`` and stores nothing.
         """
-        controls = controls or Controls()
+        assert self.campaign is not None
+        ticket = len(self.campaign.evaluations)
+        result = task.evaluate(self.objective, Request(ticket, proposal.schedule,
+                                                       self.seeds(ticket)), controls or Controls())
+        return self._record(proposal, result)
+
+    def _record(self, proposal: Proposal, result: TaskResult) -> Evaluation:
         campaign = self.campaign
         assert campaign is not None
-        index = len(campaign.evaluations)
-        started, t0 = time.time(), time.perf_counter()
-        results: list[ObjectiveResult] = []
-        status, message = EvaluationStatus.SUCCEEDED, ""
-        try:
-            for r in range(self.config.objective.replicates):
-                seed = replicate_seed(self.config.seed, index, r)
-                results.append(self.objective(proposal.schedule, seed, controls))
-        except TrainingCollapsed as exc:  # stopped early: scored 0, and the GP learns it
-            status, message = EvaluationStatus.COLLAPSED, str(exc)
-            log.info("evaluation %d %s", index, message)
-        except TRAINING_FAILURES as exc:
-            status, message = EvaluationStatus.FAILED, f"{type(exc).__name__}: {exc}"
-            # a divergence is an expected outcome; other failures keep their traceback
-            log.warning("evaluation %d failed: %s", index, message,
-                        exc_info=not isinstance(exc, TrainingDiverged))
-        if status is EvaluationStatus.SUCCEEDED:
-            value = float(np.mean([r.value for r in results]))
-        else:
-            value = 0.0 if status is EvaluationStatus.COLLAPSED else float("nan")
-        evaluation = Evaluation(index, proposal, status, value, tuple(results), message,
-                                started, time.perf_counter() - t0)
+        evaluation = Evaluation(len(campaign.evaluations), proposal, result.status,
+                                result.objective, result.replicates, result.message,
+                                result.started, result.seconds, result.worker)
         self.store.append_evaluation(evaluation)
         campaign.tell(evaluation)
         return evaluation
+
+    def start_executor(self, controls: Controls | None = None) -> Executor:
+        """Where this campaign's evaluations train (``[execution]``): Dask worker processes,
+        or this thread when ``execution.workers`` is 0. The caller closes it."""
+        return start_executor(self.config.execution, self.objective, controls or Controls())
 
     def run(self, controls: Controls | None = None, *, points: UserPoints | None = None,
             pause: threading.Event | None = None, until_done: bool = True,
             on_proposal: Callable[[Proposal], None] | None = None,
             on_evaluation: Callable[[Evaluation], None] | None = None,
-            on_refused: Callable[[str], None] | None = None) -> RunEnd:
+            on_refused: Callable[[str], None] | None = None,
+            on_progress: Callable[[WorkerProgress], None] | None = None,
+            executor: Executor | None = None) -> RunEnd:
         """The run loop (the CLI's and the window's): evaluate until the campaign stops.
 
-        Before each evaluation: the points a person queued come first (each becomes a
-        ``USER`` proposal; one the campaign refuses — infeasible, already evaluated — goes to
-        ``on_refused``), then the campaign's own proposals. Checks for cancellation before
-        each evaluation. Prepares the campaign first when that was not done (:meth:`prepare`).
+        Whenever a worker is free, it gets the next proposal: first the evaluations a killed
+        run left in flight (recorded in the file), then the points a person queued (each
+        becomes a ``USER`` proposal; one the campaign refuses — infeasible, already evaluated —
+        goes to ``on_refused``), then the campaign's own, asked for given the points in
+        flight. The evaluations in flight are recorded in the file whenever one starts or
+        ends; each finished one is appended as soon as it ends, in the order they end.
 
         Args:
-            controls: progress sink and cancel flag (checked between epochs).
+            controls: progress sink and cancel flag. A cancel stops every training in flight
+                at its next epoch and stores none of them.
             points: the queue of latent points chosen by a person.
-            pause: when set, the run ends before the next proposal of the campaign's own.
+            pause: when set, no new proposal of the campaign's own is started; the run ends
+                once the trainings in flight have finished.
             until_done: False: evaluate only the queued points, then end.
-            on_proposal: called with each proposal, before it is evaluated.
+            on_proposal: called with each proposal as it is submitted.
             on_evaluation: called with each evaluation, once it is stored.
             on_refused: called with the reason a queued point was refused.
+            on_progress: called with every epoch report of every training in flight
+                (default: with one worker, the reports go to ``controls`` as
+                :class:`Progress`).
+            executor: where to train (default: :meth:`start_executor`, closed at the end).
 
         Returns:
             How the run ended.
 
         Raises:
-            EvaluationCancelled: cancelled (the evaluation in flight is not stored).
+            EvaluationCancelled: cancelled (the evaluations in flight are not stored).
         """
         controls = controls or Controls()
         campaign = self.campaign if self.campaign is not None else self.prepare(controls)
-        while True:
-            controls.check()
-            proposal = self._user_proposal(points, on_refused)
-            if proposal is None:
-                if not until_done:
-                    return RunEnd()
-                if pause is not None and pause.is_set():
-                    return RunEnd(paused=True)
-                proposal = campaign.ask()
-                if proposal is None:
-                    assert campaign.stop_reason is not None
-                    return RunEnd(reason=campaign.stop_reason)
-            if on_proposal is not None:
-                on_proposal(proposal)
-            evaluation = self.evaluate(proposal, controls)
-            if on_evaluation is not None:
-                on_evaluation(evaluation)
+        controls.check()
+        own = executor is None
+        if executor is None:
+            executor = self.start_executor(controls)
+        flight = _Flight(self.store, executor, on_proposal)
+
+        def progress(report: WorkerProgress) -> None:
+            flight.started_on(report)
+            if on_progress is not None:
+                on_progress(report)
+            elif executor.capacity == 1 and report.total > 0:
+                controls.report(Progress("evaluation", report.step, report.total, report.loss,
+                                         f"epoch {report.step}/{report.total}"))
+
+        if isinstance(executor, InlineExecutor):
+            executor.on_report(progress)
+        try:
+            for lost in self.store.read_pending():  # a killed run's: submitted again
+                flight.submit(lost.proposal, lost.ticket, self.seeds(lost.ticket))
+            end: RunEnd | None = None
+            while True:
+                controls.check()
+                while end is None and len(flight.pending) < executor.capacity:
+                    proposal = self._user_proposal(points, on_refused)
+                    if proposal is None and not until_done:
+                        end = RunEnd()
+                    elif proposal is None and pause is not None and pause.is_set():
+                        end = RunEnd(paused=True)
+                    elif proposal is None:
+                        proposal = campaign.ask(flight.proposals())
+                        if proposal is None and not flight.pending:
+                            assert campaign.stop_reason is not None
+                            return RunEnd(reason=campaign.stop_reason)
+                    if proposal is None:
+                        break
+                    ticket = len(campaign.evaluations) + len(flight.pending)
+                    flight.submit(proposal, ticket, self.seeds(ticket))
+                if not flight.pending and end is not None:
+                    return end
+                for result in executor.wait(WAIT_SECONDS):
+                    evaluation = self._record(flight.end(result.ticket), result)
+                    if on_evaluation is not None:
+                        on_evaluation(evaluation)
+                for report in executor.progress():
+                    progress(report)
+        except EvaluationCancelled:
+            executor.cancel()
+            flight.forget()
+            raise
+        finally:
+            if own:
+                executor.close()
 
     def _user_proposal(self, points: UserPoints | None,
                        on_refused: Callable[[str], None] | None) -> Proposal | None:
@@ -424,6 +470,48 @@ class CampaignRunner:
                 if on_refused is not None:
                     on_refused(str(exc))
         return None
+
+
+class _Flight:
+    """The evaluations in flight of a run, mirrored in the campaign file."""
+
+    def __init__(self, store: CampaignStore, executor: Executor,
+                 on_proposal: Callable[[Proposal], None] | None) -> None:
+        self.store = store
+        self.executor = executor
+        self.on_proposal = on_proposal
+        self.pending: dict[int, Pending] = {}
+
+    def proposals(self) -> list[Proposal]:
+        """The points in flight, oldest first."""
+        return [p.proposal for p in self.pending.values()]
+
+    def submit(self, proposal: Proposal, ticket: int, seeds: tuple[int, ...]) -> None:
+        """Record ``proposal`` as in flight, then send it to a worker."""
+        self.pending[ticket] = Pending(ticket, proposal, time.time())
+        self.store.write_pending(list(self.pending.values()))
+        if self.on_proposal is not None:
+            self.on_proposal(proposal)
+        self.executor.submit(Request(ticket, proposal.schedule, seeds))
+
+    def started_on(self, report: WorkerProgress) -> None:
+        """Record which worker trains an evaluation, once known."""
+        pending = self.pending.get(report.ticket)
+        if pending is not None and report.worker and pending.worker != report.worker:
+            self.pending[report.ticket] = dataclasses.replace(pending, worker=report.worker)
+            self.store.write_pending(list(self.pending.values()))
+
+    def end(self, ticket: int) -> Proposal:
+        """Take evaluation ``ticket`` out of flight; its proposal. (The caller appends it to
+        the file before the next record is written: a kill in between loses nothing.)"""
+        pending = self.pending.pop(ticket)
+        self.store.write_pending(list(self.pending.values()))
+        return pending.proposal
+
+    def forget(self) -> None:
+        """Nothing is in flight any more (a stopped run)."""
+        self.pending.clear()
+        self.store.write_pending([])
 
 
 class NewCampaign:

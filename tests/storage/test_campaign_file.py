@@ -52,7 +52,7 @@ def assert_same_replicate(a: ObjectiveResult, b: ObjectiveResult) -> None:
 
 def assert_same_evaluation(a: Evaluation, b: Evaluation) -> None:
     assert type(a.index) is int and a.index == b.index
-    assert a.status is b.status and a.message == b.message
+    assert a.status is b.status and a.message == b.message and a.worker == b.worker
     for name in ("objective", "started", "seconds"):
         assert_same_float(getattr(a, name), getattr(b, name))
     pa, pb = a.proposal, b.proposal
@@ -100,6 +100,12 @@ def assert_campaign_contents(store: CampaignStore, contents: dict[str, Any]) -> 
     for key, array in arrays.items():
         assert_same_array(result[0][key], array)
     assert result[1] == final_meta
+    pending = store.read_pending()
+    assert [p.ticket for p in pending] == [p.ticket for p in contents.get("pending", [])]
+    for got, want in zip(pending, contents.get("pending", []), strict=True):
+        assert (got.started, got.worker) == (want.started, want.worker)
+        assert_same_evaluation(Evaluation(0, got.proposal, EvaluationStatus.FAILED, 0.0),
+                               Evaluation(0, want.proposal, EvaluationStatus.FAILED, 0.0))
 
 
 @pytest.fixture
@@ -508,7 +514,7 @@ def test_read_only_open_leaves_the_file_identical(path: Path) -> None:
     fx.write_current(path)
     before = sha256(path)
     with CampaignStore.open(path) as s:
-        assert_campaign_contents(s, fx.campaign_contents())
+        assert_campaign_contents(s, fx.campaign_contents(workers=True))
         for write in (lambda: s.write_final("x", {}, {}),
                       lambda: s.append_evaluation(fx.campaign_contents()["evaluations"][0])):
             with pytest.raises(CampaignFileError, match="read-only"):
@@ -556,13 +562,31 @@ def _checksummed(path: Path) -> set[str]:
         return {d.name for d in datasets if not d.fletcher32}
 
 
-def test_v2_fixture_still_reads_back() -> None:
-    assert fx.V2_FILE.stat().st_size < 150_000
-    with CampaignStore.open(fx.V2_FILE) as s:
-        assert s.format_version == 2 and s.migrated_from is None
+def test_v3_fixture_still_reads_back() -> None:
+    assert fx.V3_FILE.stat().st_size < 150_000
+    with CampaignStore.open(fx.V3_FILE) as s:
+        assert s.format_version == 3 and s.migrated_from is None
         assert s.config_toml == CONFIG and s.app_version == "0.1.0"
-        assert_campaign_contents(s, fx.campaign_contents())
+        assert_campaign_contents(s, fx.campaign_contents(workers=True))
         assert s.verify() > 20
+
+
+def test_v2_fixture_is_migrated_in_memory_then_on_disk(tmp_path: Path) -> None:
+    assert fx.V2_FILE.stat().st_size < 150_000
+    before = sha256(fx.V2_FILE)
+    with CampaignStore.open(fx.V2_FILE) as s:  # read-only: in memory
+        assert s.format_version == FORMAT_VERSION and s.migrated_from == 2
+        assert_campaign_contents(s, fx.campaign_contents())  # no workers, nothing in flight
+    assert sha256(fx.V2_FILE) == before
+    path = tmp_path / "v2.h5"
+    shutil.copyfile(fx.V2_FILE, path)
+    with CampaignStore.open(path, writable=True) as s:
+        assert s.migrated_from == 2
+        s.write_pending(fx.campaign_contents(workers=True)["pending"])
+    with CampaignStore.open(path) as s:
+        assert s.migrated_from is None and s.verify() > 20
+        assert [p.ticket for p in s.read_pending()] == [3, 4]
+        assert_same_evaluations(s.read_evaluations(), fx.campaign_contents()["evaluations"])
 
 
 def test_v1_fixture_is_migrated_in_memory_when_read_only() -> None:

@@ -203,7 +203,7 @@ def test_a_whole_campaign_through_the_controller(controller, recorder, qtbot, tm
                                                  monkeypatch) -> None:
     gui = threading.get_ident()
     threads: list[tuple[str, int]] = []
-    for name in ("draft", "prepare", "evaluate"):
+    for name in ("draft", "prepare", "run"):
         original = getattr(CampaignRunner, name)
         if name == "draft":
             def wrapped(cls, *a, _o=original.__func__, _n=name, **k):
@@ -276,7 +276,7 @@ def test_a_whole_campaign_through_the_controller(controller, recorder, qtbot, tm
     assert recorder["error"] == []
     assert stored_count(path) == budget
     # every engine call ran on the compute thread
-    assert {name for name, _ in threads} == {"draft", "prepare", "evaluate"}
+    assert {name for name, _ in threads} == {"draft", "prepare", "run"}
     assert all(ident != gui for _, ident in threads)
     assert len({ident for _, ident in threads}) == 1
 

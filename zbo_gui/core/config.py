@@ -34,6 +34,7 @@ WARP_KINDS = ("rank", "log", "none")
 SAMPLERS = ("bernoulli", "continuous_bernoulli", "gaussian")
 INVARIANCES = ("r", "t", "s")
 DEVICES = ("auto", "cpu", "cuda")
+CLUSTERS = ("local", "slurm")
 
 
 def _fail(name: str, value: Any, requirement: str) -> ConfigError:
@@ -387,6 +388,68 @@ class BOConfig:
         _positive_int("bo.stop_patience", self.stop_patience, 0)
 
 
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Where the trainings run (not science: changing it never changes a result's seed).
+
+    Attributes:
+        workers: trainings at once, each in its own worker process (Dask distributed); 1, the
+            default, is one local worker process, which keeps every evaluation out of the
+            window's process; 0 trains in the calling process (no Dask; for debugging).
+        threads_per_worker: torch threads of each training; 0, the default: cores ÷ workers
+            (at least 1).
+        scheduler: the address of an existing Dask scheduler (``"tcp://host:8786"``); empty,
+            the default: the tool starts a cluster of its own and closes it at the end.
+        cluster: ``"local"`` (worker processes on this machine; one GPU each where there are
+            several) or ``"slurm"`` (one SLURM job per worker through dask-jobqueue).
+        queue: SLURM partition (``#SBATCH -p``).
+        account: SLURM account (``#SBATCH -A``).
+        memory: memory per SLURM job (``"16GB"``).
+        walltime: wall time per SLURM job (``"04:00:00"``).
+        gpus: GPUs per SLURM job (``#SBATCH --gres=gpu:N``; 0: none).
+        job_extra: more ``#SBATCH`` directives, e.g. ``["--constraint=a100"]``.
+    """
+
+    workers: int = 1
+    threads_per_worker: int = 0
+    scheduler: str = ""
+    cluster: str = "local"
+    queue: str = ""
+    account: str = ""
+    memory: str = "8GB"
+    walltime: str = "04:00:00"
+    gpus: int = 0
+    job_extra: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _positive_int("execution.workers", self.workers, 0)
+        _positive_int("execution.threads_per_worker", self.threads_per_worker, 0)
+        _choice("execution.cluster", self.cluster, CLUSTERS)
+        if not isinstance(self.scheduler, str) or (
+                self.scheduler and "://" not in self.scheduler):
+            raise _fail("execution.scheduler", self.scheduler,
+                        "must be empty or a scheduler address such as tcp://host:8786")
+        if self.scheduler and self.cluster == "slurm":
+            raise ConfigError("execution.scheduler and execution.cluster = \"slurm\" exclude"
+                              " each other: give one")
+        if self.workers == 0 and (self.scheduler or self.cluster != "local"):
+            raise ConfigError("execution.workers = 0 trains in this process: it takes no"
+                              " scheduler and no cluster")
+        for name in ("queue", "account", "memory", "walltime"):
+            if not isinstance(getattr(self, name), str):
+                raise _fail(f"execution.{name}", getattr(self, name), "must be a string")
+        _positive_int("execution.gpus", self.gpus, 0)
+        if not isinstance(self.job_extra, tuple) or not all(
+                isinstance(v, str) for v in self.job_extra):
+            raise _fail("execution.job_extra", self.job_extra, "must be a list of strings")
+
+    def threads(self, cores: int) -> int:
+        """Torch threads per training on a machine with ``cores`` cores."""
+        if self.threads_per_worker:
+            return self.threads_per_worker
+        return max(1, cores // max(1, self.workers))
+
+
 _SECTIONS: dict[str, type] = {
     "dataset": DatasetConfig,
     "schedules": ScheduleConfig,
@@ -395,6 +458,7 @@ _SECTIONS: dict[str, type] = {
     "jrvae": JrVAEConfig,
     "objective": ObjectiveConfig,
     "bo": BOConfig,
+    "execution": ExecutionConfig,
 }
 
 
@@ -410,6 +474,7 @@ class CampaignConfig:
     jrvae: JrVAEConfig = field(default_factory=JrVAEConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     bo: BOConfig = field(default_factory=BOConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
 
     def __post_init__(self) -> None:
         _positive_int("seed", self.seed, 0)

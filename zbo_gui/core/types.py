@@ -167,6 +167,7 @@ class Evaluation:
         message: the failure message, or when and how it collapsed (empty on success).
         started: UNIX time the evaluation started.
         seconds: wall time of the whole evaluation.
+        worker: the worker process that ran it (``"name@host"``; empty: the driver's own).
     """
 
     index: int
@@ -177,6 +178,7 @@ class Evaluation:
     message: str = ""
     started: float = 0.0
     seconds: float = 0.0
+    worker: str = ""
 
     @property
     def succeeded(self) -> bool:
@@ -187,6 +189,23 @@ class Evaluation:
     def observed(self) -> bool:
         """True when the surrogate learns from it: a success, or a collapse (scored 0)."""
         return self.status is not EvaluationStatus.FAILED
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An evaluation in flight: submitted to a worker, not finished yet.
+
+    Attributes:
+        ticket: its number in submission order (its training seeds derive from it).
+        proposal: the point being evaluated.
+        started: UNIX time it was submitted.
+        worker: the worker training it, once known (empty before).
+    """
+
+    ticket: int
+    proposal: Proposal
+    started: float
+    worker: str = ""
 
 
 class UserPoints:

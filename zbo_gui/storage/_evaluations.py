@@ -11,7 +11,7 @@ One row per evaluation (``n`` rows), in ``/evaluations``::
 
     rows (n,) compound: index int64, grid_index int64, source str16, acquisition float64,
         max_ei float64, status str16, objective float64, message str1024, started float64,
-        seconds float64, replicate_start int64, replicate_count int64
+        seconds float64, replicate_start int64, replicate_count int64, worker str96
     z (n, 2) float64
     schedule (n, N) float64
 
@@ -33,6 +33,10 @@ so that the Fletcher-32 checksum of every dataset covers them (see ``_files``). 
 stored with the dtypes above (the ``ObjectiveResult`` defaults), so they round-trip exactly
 when given in those dtypes.
 
+The evaluations in flight (submitted, not finished) are the group's attribute ``pending``: a
+JSON list of their proposals, tickets, start times and workers, replaced whole whenever one is
+submitted or ends, so that a killed driver's successor submits them again.
+
 Append order: replicate rows, then evaluation rows, then ``count`` last (the caller flushes). A
 kill in the middle leaves rows past ``count`` that readers ignore and the next append overwrites,
 so it loses at most the evaluation being appended.
@@ -40,6 +44,7 @@ so it loses at most the evaluation being appended.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import h5py
@@ -51,6 +56,7 @@ from zbo_gui.core.types import (
     Evaluation,
     EvaluationStatus,
     ObjectiveResult,
+    Pending,
     Proposal,
     ProposalSource,
 )
@@ -58,6 +64,8 @@ from zbo_gui.storage._files import clip_utf8, create, fixed_str, read
 
 #: Bytes kept of an evaluation's message (a longer one is cut, ending in "…").
 MESSAGE_BYTES = 1024
+#: Bytes kept of the name of the worker that ran an evaluation.
+WORKER_BYTES = 96
 
 _I8 = np.dtype(np.int64)
 _F8 = np.dtype(np.float64)
@@ -68,6 +76,7 @@ EVALUATION_ROW = np.dtype([
     ("max_ei", _F8), ("status", fixed_str(16)), ("objective", _F8),
     ("message", fixed_str(MESSAGE_BYTES)),
     ("started", _F8), ("seconds", _F8), ("replicate_start", _I8), ("replicate_count", _I8),
+    ("worker", fixed_str(WORKER_BYTES)),
 ])
 #: Array columns of an evaluation and their dtypes.
 EVALUATION_ARRAYS: dict[str, np.dtype] = {"z": _F8, "schedule": _F8}
@@ -99,7 +108,7 @@ def _evaluation_values(evaluation: Evaluation, replicate_start: int) -> dict[str
         "max_ei": p.max_ei, "status": evaluation.status.value, "objective": evaluation.objective,
         "message": evaluation.message, "started": evaluation.started,
         "seconds": evaluation.seconds, "replicate_start": replicate_start,
-        "replicate_count": len(evaluation.replicates),
+        "replicate_count": len(evaluation.replicates), "worker": evaluation.worker,
     }
 
 
@@ -191,6 +200,34 @@ def append(group: h5py.Group, evaluation: Evaluation, where: str) -> None:
     group.attrs["count"] = np.int64(count + 1)
 
 
+def write_pending(group: h5py.Group, pending: list[Pending]) -> None:
+    """Record the evaluations in flight (the attribute ``pending``, JSON; replaced whole)."""
+    group.attrs["pending"] = json.dumps([
+        {"ticket": p.ticket, "grid_index": p.proposal.grid_index,
+         "z": [float(v) for v in p.proposal.z],
+         "schedule": [float(v) for v in p.proposal.schedule],
+         "source": p.proposal.source.value, "acquisition": p.proposal.acquisition,
+         "max_ei": p.proposal.max_ei, "started": p.started, "worker": p.worker}
+        for p in pending])
+
+
+def read_pending(group: h5py.Group, where: str) -> list[Pending]:
+    """The evaluations that were in flight when the file was last written (oldest first)."""
+    text = group.attrs.get("pending", "[]")
+    try:
+        records = json.loads(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+        return [Pending(
+            ticket=int(r["ticket"]),
+            proposal=Proposal(int(r["grid_index"]), np.array(r["z"], dtype=np.float64),
+                              np.array(r["schedule"], dtype=np.float64),
+                              ProposalSource(r["source"]), float(r["acquisition"]),
+                              float(r["max_ei"])),
+            started=float(r["started"]), worker=str(r["worker"])) for r in records]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CampaignFileError(f"{where}: damaged record of the evaluations in flight ({exc})"
+                                ) from None
+
+
 def counted_rows(group: h5py.Group) -> dict[str, int]:
     """How many rows of each table dataset belong to complete evaluations (by dataset path);
     rows past them may be in the middle of being written."""
@@ -258,6 +295,7 @@ def read_all(group: h5py.Group, where: str) -> list[Evaluation]:
             index=i, proposal=proposal, status=status, objective=float(row["objective"]),
             replicates=replicates, message=_text(row["message"]),
             started=float(row["started"]), seconds=float(row["seconds"]),
+            worker=_text(row["worker"]) if "worker" in rows.dtype.names else "",
         ))
     return out
 

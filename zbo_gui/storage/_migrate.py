@@ -9,7 +9,13 @@ Format version 1 → 2: checksums and a writer lease.
 - the appendable tables keep their chunk shapes;
 - zero-dimensional datasets become ``(1,)`` arrays with the attribute ``scalar``;
 - an empty writer lease ``/writer`` is added.
-Attributes are kept. The caller repacks the file afterwards, so the replaced datasets' space is
+Attributes are kept.
+
+Format version 2 → 3: evaluations in flight and who ran each evaluation.
+- the evaluation rows gain the field ``worker`` (empty for the evaluations already stored);
+- ``/evaluations`` may carry the attribute ``pending`` (absent: nothing in flight).
+
+The caller repacks the file afterwards, so the replaced datasets' space is
 not carried along.
 """
 
@@ -36,6 +42,8 @@ def _fixed_rows(rows: np.ndarray) -> np.ndarray:
               else _evaluations.REPLICATE_ROW)
     out = np.zeros(rows.shape, dtype=target)
     for name in target.names:
+        if name not in rows.dtype.names:  # a field added later: its zero (empty text)
+            continue
         field = rows[name]
         if target.fields[name][0].kind == "S":
             width = target.fields[name][0].itemsize
@@ -87,3 +95,19 @@ def v1_to_v2(file: h5py.File) -> None:
 
 
 _files.MIGRATIONS[1] = v1_to_v2
+
+
+def v2_to_v3(file: h5py.File) -> None:
+    """Migrate an open, writable format-version-2 file to version 3 in place."""
+    rows = file.get("evaluations/rows")
+    if rows is None or "worker" in rows.dtype.names:
+        return
+    parent, attrs, chunks = rows.parent, dict(rows.attrs), rows.chunks
+    data = _fixed_rows(rows[()])
+    del parent["rows"]
+    _files.create(parent, "rows", data, maxshape=(None,), chunks=chunks)
+    for key, value in attrs.items():
+        parent["rows"].attrs[key] = value
+
+
+_files.MIGRATIONS[2] = v2_to_v3

@@ -1,6 +1,6 @@
 """The campaign file: one HDF5 file holds the whole state of a campaign (DESIGN.md §4).
 
-Layout (format version 2)::
+Layout (format version 3)::
 
     /                        attrs: kind="zbo-campaign", format_version, app_version,
                              created (ISO 8601, UTC)
@@ -15,7 +15,8 @@ Layout (format version 2)::
     /schedule_vae/meta       text: JSON (normaliser, losses, ...)
     /grid/{x, y, points, decoded, feasible, seed_z}   the :class:`LatentGrid` arrays
     /evaluations             the append-only evaluation table (see ``_evaluations``);
-                             attr ``count``: the number of complete rows
+                             attr ``count``: the number of complete rows; attr ``pending``:
+                             JSON, the evaluations in flight
     /results/<name>/arrays/<key>   final results (e.g. the final model's manifolds)
     /results/<name>/meta     text: JSON
     /_checkpoints/<stage>    the latest checkpoint of a stage in progress (see ``_checkpoints``)
@@ -57,7 +58,7 @@ import h5py
 import numpy as np
 
 from zbo_gui.core.errors import CampaignFileError
-from zbo_gui.core.types import Evaluation
+from zbo_gui.core.types import Evaluation, Pending
 from zbo_gui.storage import _checkpoints, _copy, _evaluations, _files, _lease, _migrate, _paths
 from zbo_gui.storage._files import FORMAT_VERSION, KIND, MIGRATIONS
 from zbo_gui.storage._lease import Lease
@@ -341,6 +342,21 @@ class CampaignStore(StageAccess):
             file.flush()
         except (KeyError, OSError) as exc:
             raise CampaignFileError(f"{self._path}: cannot append evaluation ({exc})") from None
+
+    def write_pending(self, pending: list[Pending]) -> None:
+        """Record the evaluations in flight (replacing the previous record) and flush."""
+        file = self._writable_file()
+        try:
+            _evaluations.write_pending(file["evaluations"], pending)
+            file.flush()
+        except (KeyError, OSError) as exc:
+            raise CampaignFileError(f"{self._path}: cannot record the evaluations in flight"
+                                    f" ({exc})") from None
+
+    def read_pending(self) -> list[Pending]:
+        """The evaluations in flight when the file was last written (a killed run's)."""
+        with self._reading("the evaluations in flight") as file:
+            return _evaluations.read_pending(file["evaluations"], str(self._path))
 
     def read_evaluations(self) -> list[Evaluation]:
         """Every complete evaluation, in index order."""

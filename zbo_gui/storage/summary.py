@@ -39,7 +39,9 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
         "accuracy": _mean([r.accuracy for r in reps]),
         "nmi": _mean([r.nmi for r in reps]),
         "z": [float(v) for v in evaluation.proposal.z],
+        "started": round(evaluation.started, 3),
         "seconds": round(evaluation.seconds, 2),
+        "worker": evaluation.worker,
         "message": evaluation.message,
     }
 
@@ -49,8 +51,9 @@ def summarize(store: CampaignStore) -> dict[str, Any]:
 
     Keys: ``evaluations``, ``succeeded``, ``collapsed``, ``failed``, ``best_objective``,
     ``best_index``,
-    ``schedule_length``, ``format_version``, ``app_version``, ``created``, ``stages`` and
-    ``rows`` (see :func:`evaluation_row`).
+    ``schedule_length``, ``format_version``, ``app_version``, ``created``, ``stages``,
+    ``in_flight`` (the evaluations a run had in flight when it last wrote: ticket, z, started,
+    worker) and ``rows`` (see :func:`evaluation_row`).
     """
     evaluations = store.read_evaluations()
     ok = [e for e in evaluations if e.succeeded]
@@ -70,5 +73,8 @@ def summarize(store: CampaignStore) -> dict[str, Any]:
         "app_version": store.app_version,
         "created": store.created,
         "stages": [s for s in STAGES if store.has(s)],
+        "in_flight": [{"ticket": p.ticket, "z": [float(v) for v in p.proposal.z],
+                       "started": round(p.started, 3), "worker": p.worker}
+                      for p in store.read_pending()],
         "rows": [evaluation_row(e) for e in evaluations],
     }

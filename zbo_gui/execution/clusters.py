@@ -1,0 +1,139 @@
+"""The Dask cluster a run's evaluations train on (``[execution]``).
+
+- ``scheduler = ""``, ``cluster = "local"`` (the default): a ``LocalCluster`` of ``workers``
+  worker processes on this machine, one training each, started for the run and closed after it;
+  with dask-cuda installed and several GPUs, a ``LocalCUDACluster`` (one GPU per worker, by
+  ``CUDA_VISIBLE_DEVICES``); without it, worker k trains on GPU k mod count
+  (``task.device_of_worker``).
+- ``scheduler = "tcp://host:8786"``: an existing Dask cluster (its workers need this package).
+- ``cluster = "slurm"``: one SLURM job per worker through dask-jobqueue's ``SLURMCluster``,
+  with the job options of ``[execution]`` (:func:`slurm_cluster`).
+
+Worker processes die with the process that started them (Dask's nanny closes a worker whose
+parent is gone), so a killed driver leaves no orphans. A worker that dies mid-task makes the
+scheduler run that task once more elsewhere (``allowed-failures = 1``), then give up.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from zbo_gui.core.config import ExecutionConfig
+from zbo_gui.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+#: Dask resource each worker of a cluster started here offers once: one training at a time.
+RESOURCE = "zbo_training"
+#: Seconds to wait for the first worker.
+CONNECT_TIMEOUT = 120.0
+#: Dask settings of the clusters started here.
+DASK_SETTINGS = {
+    "distributed.scheduler.allowed-failures": 1,  # a task whose worker died: retried once
+    "distributed.admin.tick.limit": "5s",  # a training holds the GIL at times: no warnings
+}
+
+
+def _cuda_devices() -> int:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def local_cluster(config: ExecutionConfig) -> Any:
+    """A cluster of ``config.workers`` worker processes on this machine, one training each."""
+    import dask
+    from distributed import LocalCluster
+
+    options: dict[str, Any] = {
+        "n_workers": config.workers, "threads_per_worker": 1, "processes": True,
+        "dashboard_address": ":0", "silence_logs": logging.ERROR, "memory_limit": 0,
+        "resources": {RESOURCE: 1},
+    }
+    with dask.config.set(DASK_SETTINGS):
+        if _cuda_devices() > 1:
+            try:
+                from dask_cuda import LocalCUDACluster
+            except ImportError:
+                log.info("dask-cuda is not installed: worker k trains on GPU k mod count")
+            else:
+                gpus = _cuda_devices()
+                visible = ",".join(str(i % gpus) for i in range(config.workers))
+                return LocalCUDACluster(CUDA_VISIBLE_DEVICES=visible, **options)
+        return LocalCluster(**options)
+
+
+def slurm_cluster(config: ExecutionConfig, threads: int, scale: bool = True) -> Any:
+    """dask-jobqueue's ``SLURMCluster``: one job per worker, each with ``threads`` cores, the
+    memory, wall time, partition, account and GPUs of ``config`` and its extra directives.
+
+    Args:
+        config: the ``[execution]`` section (``cluster = "slurm"``).
+        threads: cores per job (torch threads of its training).
+        scale: submit ``config.workers`` jobs now (False: only build the job script).
+
+    Raises:
+        ConfigError: dask-jobqueue is not installed.
+    """
+    import dask
+
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise ConfigError("execution.cluster = \"slurm\" needs dask-jobqueue: pip install"
+                          " dask-jobqueue") from None
+    directives = list(config.job_extra)
+    if config.gpus:
+        directives.append(f"--gres=gpu:{config.gpus}")
+    with dask.config.set(DASK_SETTINGS):
+        cluster = SLURMCluster(
+            queue=config.queue or None, account=config.account or None, cores=threads,
+            processes=1, memory=config.memory, walltime=config.walltime,
+            job_extra_directives=directives, python=sys.executable,
+            worker_extra_args=["--resources", f"{RESOURCE}=1"],
+            scheduler_options={"dashboard_address": ":0"}, job_name="zbo-worker",
+        )
+    if scale:
+        cluster.scale(jobs=config.workers)
+    return cluster
+
+
+def connect(config: ExecutionConfig, cores: int) -> tuple[Any, Any]:
+    """A client of the cluster ``config`` asks for and the cluster to close after the run
+    (None for an existing scheduler).
+
+    Raises:
+        ConfigError: the scheduler cannot be reached, or no worker joined in time.
+    """
+    from distributed import Client
+
+    owned = None
+    if config.scheduler:
+        address = config.scheduler
+    elif config.cluster == "slurm":
+        owned = slurm_cluster(config, config.threads(cores))
+        address = owned
+    else:
+        owned = local_cluster(config)
+        address = owned
+    try:
+        client = Client(address, timeout=f"{CONNECT_TIMEOUT}s")
+    except (OSError, TimeoutError) as exc:
+        if owned is not None:
+            owned.close()
+        raise ConfigError(f"cannot reach the Dask scheduler {config.scheduler or 'started'}"
+                          f" ({type(exc).__name__}: {exc})") from None
+    try:
+        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+    except TimeoutError:
+        client.close()
+        if owned is not None:
+            owned.close()
+        where = config.scheduler or ("SLURM" if config.cluster == "slurm" else "this machine")
+        raise ConfigError(f"no Dask worker joined within {CONNECT_TIMEOUT:.0f} s ({where})"
+                          ) from None
+    return client, owned
