@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 #: Dask resource each worker of a cluster started here offers once: one training at a time.
 RESOURCE = "zbo_training"
-#: Seconds to wait for the first worker.
-CONNECT_TIMEOUT = 120.0
+#: Seconds to wait for an existing scheduler to answer.
+CONNECT_TIMEOUT = 20.0
+#: Seconds to wait for the first worker of a cluster on this machine (or of a scheduler).
+WORKER_TIMEOUT = 120.0
 #: Dask settings of the clusters started here.
 DASK_SETTINGS = {
     "distributed.scheduler.allowed-failures": 1,  # a task whose worker died: retried once
@@ -127,13 +129,15 @@ def connect(config: ExecutionConfig, cores: int) -> tuple[Any, Any]:
             owned.close()
         raise ConfigError(f"cannot reach the Dask scheduler {config.scheduler or 'started'}"
                           f" ({type(exc).__name__}: {exc})") from None
+    if config.cluster == "slurm" and not config.scheduler:
+        return client, owned  # jobs may wait in the queue: tasks wait for them
     try:
-        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
     except TimeoutError:
         client.close()
         if owned is not None:
             owned.close()
         where = config.scheduler or ("SLURM" if config.cluster == "slurm" else "this machine")
-        raise ConfigError(f"no Dask worker joined within {CONNECT_TIMEOUT:.0f} s ({where})"
+        raise ConfigError(f"no Dask worker joined within {WORKER_TIMEOUT:.0f} s ({where})"
                           ) from None
     return client, owned
