@@ -194,7 +194,7 @@ def _drive(runner: CampaignRunner, stop: StopSignals, bars: ProgressBars) -> int
         feasible = float(campaign.grid.feasible.mean())
         print(f"zbo: {path}: feasible latent region {feasible:.0%} of the grid;"
               f" {done}/{budget} evaluations done", file=sys.stderr)
-        executor = runner.start_executor(controls)
+        executor = runner.start_executor()
         try:
             if executor.capacity > 1 or executor.dashboard:
                 where = f"; dashboard {executor.dashboard}" if executor.dashboard else ""

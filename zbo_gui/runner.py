@@ -362,10 +362,10 @@ class CampaignRunner:
         campaign.tell(evaluation)
         return evaluation
 
-    def start_executor(self, controls: Controls | None = None) -> Executor:
+    def start_executor(self) -> Executor:
         """Where this campaign's evaluations train (``[execution]``): Dask worker processes,
         or this thread when ``execution.workers`` is 0. The caller closes it."""
-        return start_executor(self.config.execution, self.objective, controls or Controls())
+        return start_executor(self.config.execution, self.objective)
 
     def run(self, controls: Controls | None = None, *, points: UserPoints | None = None,
             pause: threading.Event | None = None, until_done: bool = True,
@@ -409,7 +409,7 @@ class CampaignRunner:
         controls.check()
         own = executor is None
         if executor is None:
-            executor = self.start_executor(controls)
+            executor = self.start_executor()
         flight = _Flight(self.store, executor, on_proposal)
 
         def progress(report: WorkerProgress) -> None:
@@ -421,7 +421,7 @@ class CampaignRunner:
                                          f"epoch {report.step}/{report.total}"))
 
         if isinstance(executor, InlineExecutor):
-            executor.on_report(progress)
+            executor.attach(controls, progress)
         try:
             for lost in self.store.read_pending():  # a killed run's: submitted again
                 flight.submit(lost.proposal, lost.ticket, self.seeds(lost.ticket))

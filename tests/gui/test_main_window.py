@@ -605,3 +605,45 @@ def test_the_window_fits_the_screen_and_nothing_moves_when_data_arrive(window, q
     assert win.manifold_view.n_tiles() == 6
     tile = win.manifold_view._items[0][1].sceneBoundingRect()
     assert min(tile.width(), tile.height()) >= 40  # readable tiles, not 12 px
+
+
+# ---------------------------------------------------------------------------- workers
+def test_two_workers_from_the_settings_dialog_train_at_once_and_show(window, qtbot, tmp_path,
+                                                                     monkeypatch) -> None:
+    """Settings → Compute: 2 workers → New → Start: both points in flight ringed on the map,
+    the workers view lists both workers training, the status bar sums them up with a link to
+    the Dask dashboard; Stop ends both trainings and keeps nothing of them."""
+    win = window
+    win.draft.load(config_from_dict(tiny_config(schedules={"n_epochs": 150},
+                                                bo={"initial": 3, "budget": 6})))
+    answered = answer_modal(_settings_dialog(qtbot, execution={"workers": "2"}))
+    win.act_settings.trigger()
+    assert answered and win.draft.config.execution.workers == 2
+    answer_file_dialogs(monkeypatch, save=str(tmp_path / "two.h5"))
+    win.act_new.trigger()
+    _wait_state(qtbot, win, RunState.IDLE)
+    win.act_start.trigger()
+
+    def both_training() -> bool:
+        workers = win.model.workers.values()
+        return (sum(w.training and w.step >= 2 for w in workers) == 2
+                and len(win.model.pending) == 2)
+
+    qtbot.waitUntil(both_training, timeout=WAIT_MS)
+    x, _ = win.latent_map.proposal_item.getData()
+    assert len(x) == 2  # both points in flight are ringed
+    table = win.workers_view.table
+    assert table.rowCount() == 2
+    assert [table.item(r, 1).text() for r in range(2)] == ["training", "training"]
+    assert all(table.item(r, 3).text().endswith("/150") for r in range(2))
+    assert {table.item(r, 5).text() for r in range(2)} == {"cpu"}
+    button = win.status.workers_button
+    assert button.isVisible() and button.text() == "2 workers · 2 training"
+    assert 'href="http' in win.workers_view.where_label.text()  # the dashboard's link
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert not win.docks["workers"].visibleRegion().isEmpty()
+
+    win.act_stop.trigger()
+    _wait_state(qtbot, win, RunState.IDLE)
+    assert win.model.pending == () and not any(w.training for w in win.model.workers.values())
+    assert len(win.model.evaluations) == 0 and len(_stored(tmp_path / "two.h5")[2]) == 0

@@ -70,15 +70,14 @@ class InlineExecutor:
 
     Args:
         objective: what scores a schedule.
-        controls: the run's cancel flag (checked between epochs).
     """
 
     capacity = 1
     dashboard = ""
 
-    def __init__(self, objective: Objective, controls: Controls) -> None:
+    def __init__(self, objective: Objective) -> None:
         self._objective = objective
-        self._controls = controls
+        self._controls = Controls()
         self._queued: list[Request] = []
         self._reports: list[WorkerProgress] = []
         self._on_report: Callable[[WorkerProgress], None] | None = None
@@ -87,8 +86,10 @@ class InlineExecutor:
         """Queue ``request``; it trains in the next :meth:`wait`."""
         self._queued.append(request)
 
-    def on_report(self, sink: Callable[[WorkerProgress], None] | None) -> None:
-        """Send epoch reports to ``sink`` as they happen (the training blocks :meth:`wait`)."""
+    def attach(self, controls: Controls, sink: Callable[[WorkerProgress], None] | None) -> None:
+        """Train with the run's cancel flag (checked between epochs) and send the epoch reports
+        to ``sink`` as they happen (the training blocks :meth:`wait`)."""
+        self._controls = controls
         self._on_report = sink
 
     def wait(self, timeout: float) -> list[TaskResult]:
@@ -270,7 +271,7 @@ def _plugin(run_id: str, objective: Objective, threads: int) -> Any:
     return ObjectivePlugin()
 
 
-def start_executor(config: ExecutionConfig, objective: Objective, controls: Controls,
+def start_executor(config: ExecutionConfig, objective: Objective,
                    cores: int | None = None) -> Executor:
     """The executor ``config`` asks for, connected and with its first worker up.
 
@@ -278,7 +279,7 @@ def start_executor(config: ExecutionConfig, objective: Objective, controls: Cont
         ConfigError: the scheduler cannot be reached, or SLURM support is not installed.
     """
     if config.workers == 0:
-        return InlineExecutor(objective, controls)
+        return InlineExecutor(objective)
     cores = cores or os.cpu_count() or 1
     client, owned = clusters.connect(config, cores)
     try:

@@ -36,6 +36,7 @@ from zbo_gui.gui.window_parts import (
     WindowLayout,
     WindowStatus,
 )
+from zbo_gui.gui.workers_view import WorkersView
 from zbo_gui.model.campaign import CampaignModel
 from zbo_gui.model.draft import DraftModel
 from zbo_gui.model.messages import RunState
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.manifold_view = ManifoldView(m)
         self.convergence = ConvergencePlot(m)
         self.table = EvaluationsTable(m)
+        self.workers_view = WorkersView(m)
         self.log_panel = LogPanel()
         self.log_panel.attach(logging.getLogger("zbo_gui"))
 
@@ -220,6 +222,12 @@ class MainWindow(QMainWindow):
         """Human in the loop: evaluate the clicked latent point next."""
         log.info("user asked to evaluate z = (%.3f, %.3f) next", x, y)
         self.controller.evaluate_point(np.array([x, y]))
+
+    def show_dock(self, name: str) -> None:
+        """Show the dock ``name`` (``"workers"``, ``"log"``, ...) in front of its tab group."""
+        dock = self.docks[name]
+        dock.show()
+        dock.raise_()
 
     def edit_settings(self) -> None:
         """Edit the settings of the next campaign (the draft; never the open campaign)."""

@@ -83,7 +83,7 @@ class MapMarkers:
             (self.user_item, "chosen by you"),
             (self.failed_item, "failed"),
             (self.collapsed_item, "collapsed (stopped)"),
-            (self.proposal_item, "next proposal"),
+            (self.proposal_item, "in flight (training)"),
             (self.best_item, "best evaluated"),
             (self.best_predicted_item, "best predicted"),
         )
@@ -107,19 +107,21 @@ class MapMarkers:
         self.update_legend()
 
     def show_proposal(self) -> None:
-        """Mark the model's next proposal with a ring (none: no ring)."""
-        proposal = self.model.proposal
-        if proposal is None:
+        """Mark every point in flight (being trained) with a ring (none: no ring)."""
+        pending = self.model.pending
+        if not pending:
             self.proposal_item.setData(pos=np.zeros((0, 2)))
         else:
-            if proposal.source is ProposalSource.USER:
-                tip = "next: chosen by you"
-            elif np.isfinite(proposal.acquisition):
-                tip = f"next: acquisition {proposal.acquisition:.4g}"
-            else:
-                tip = f"next: {proposal.source.value} design"
-            self.proposal_item.setData(pos=np.asarray(proposal.z, dtype=float).reshape(1, 2),
-                                       data=[tip])
+            tips = []
+            for proposal in pending:
+                if proposal.source is ProposalSource.USER:
+                    tips.append("training: chosen by you")
+                elif np.isfinite(proposal.acquisition):
+                    tips.append(f"training: acquisition {proposal.acquisition:.4g}")
+                else:
+                    tips.append(f"training: {proposal.source.value} design")
+            positions = np.array([np.asarray(p.z, dtype=float)[:2] for p in pending])
+            self.proposal_item.setData(pos=positions, data=tips)
         self.update_legend()
 
     def show_selection(self) -> None:

@@ -1,4 +1,5 @@
-"""The settings dialog of the next campaign: jrVAE, objective, BO, schedule VAE + grid, compute.
+"""The settings dialog of the next campaign: jrVAE, objective, BO, schedule VAE + grid, compute
+(device, where the evaluations train).
 
 It edits the window's draft, never an open campaign (whose settings are in its file). A preset
 (the demo preset "D", the quick smoke preset or the tiny set-up check) replaces the whole draft
@@ -40,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from zbo_gui.core.config import (
     ACQUISITION_KINDS,
+    CLUSTERS,
     DEVICES,
     INVARIANCES,
     OBJECTIVE_KINDS,
@@ -47,6 +49,7 @@ from zbo_gui.core.config import (
     WARP_KINDS,
     BOConfig,
     CampaignConfig,
+    ExecutionConfig,
     GridConfig,
     JrVAEConfig,
     ObjectiveConfig,
@@ -166,6 +169,8 @@ class SettingsDialog(QDialog):
             "schedule_vae": DataclassForm(ScheduleVAEConfig, "schedule_vae",
                                           tooltips=_TOOLTIPS["schedule_vae"]),
             "grid": DataclassForm(GridConfig, "grid", tooltips=_TOOLTIPS["grid"]),
+            "execution": DataclassForm(ExecutionConfig, "execution",
+                                       choices={"cluster": CLUSTERS}),
         }
         for form in self.forms.values():
             form.edited.connect(self._update_validity)
@@ -184,7 +189,7 @@ class SettingsDialog(QDialog):
             svae_layout.addWidget(box)
         svae_layout.addStretch(1)
         self.tabs.addTab(_scrolled(svae), "Schedule VAE && grid")
-        self.tabs.addTab(self._compute_tab(), "Compute")
+        self.tabs.addTab(_scrolled(self._compute_tab()), "Compute")
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -245,8 +250,9 @@ class SettingsDialog(QDialog):
         self.threads_spin.setObjectName("threads")
         self.threads_spin.setRange(1, max(1, os.cpu_count() or 1))
         self.threads_spin.setToolTip(
-            "CPU threads for training (a preference of this computer, not stored in the"
-            " campaign)")
+            "CPU threads of the window's own trainings: the schedule VAE, the final model, and"
+            " evaluations with execution.workers = 0 (a preference of this computer, not"
+            " stored in the campaign)")
         threads = max(1, self.threads_spin.maximum() - 1)  # one core for the window
         if self._settings is not None:
             stored = self._settings.value(THREADS_KEY, threads)
@@ -254,6 +260,11 @@ class SettingsDialog(QDialog):
                 threads = int(stored)  # type: ignore[arg-type]
         self.threads_spin.setValue(threads)
         form.addRow("threads", self.threads_spin)
+
+        box = QGroupBox("Where the evaluations train")
+        box.setToolTip("[execution] settings: worker processes, a Dask scheduler, SLURM jobs")
+        QVBoxLayout(box).addWidget(self.forms["execution"])
+        form.addRow(box)
 
         self.seed_spin = QSpinBox()
         self.seed_spin.setObjectName("seed")
@@ -346,7 +357,7 @@ class SettingsDialog(QDialog):
             self.tabs.tabBar().setTabTextColor(index, QColor())  # the style's colour
         for key, form in self.forms.items():
             if not form.is_valid():
-                tab = {"jrvae": 0, "objective": 1, "bo": 2}.get(key, 3)
+                tab = {"jrvae": 0, "objective": 1, "bo": 2, "execution": 4}.get(key, 3)
                 self.tabs.tabBar().setTabTextColor(tab, Qt.GlobalColor.red)
         if valid != self._valid:
             self._valid = valid

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from zbo_gui.gui.workers_view import WorkersButton
 from zbo_gui.model.campaign import CampaignModel
 from zbo_gui.model.messages import RunProgress, RunState
 
@@ -258,10 +259,13 @@ class WindowStatus:
         self.eta_label = QLabel("")
         self.eta_label.setToolTip("The step running · evaluation i/M · epoch e/N · time left")
         self.eta_label.setMinimumWidth(360)
+        self.workers_button = WorkersButton(window.model)
+        self.workers_button.clicked.connect(lambda: window.show_dock("workers"))
         status = window.statusBar()
         status.addWidget(self.label, 1)
         status.addPermanentWidget(self.eta_label)
         status.addPermanentWidget(self.progress_bar)
+        status.addPermanentWidget(self.workers_button)
         window.status_label, window.progress_bar, window.eta_label = (
             self.label, self.progress_bar, self.eta_label)
         window.model.events.progress.connect(self.show_progress)
@@ -324,8 +328,10 @@ class WindowLayout:
             "convergence": self._dock("Convergence", w.convergence, bottom, "dock_conv"),
             "table": self._dock("Evaluations", w.table, bottom, "dock_table"),
             "log": self._dock("Log", w.log_panel, bottom, "dock_log"),
+            "workers": self._dock("Workers", w.workers_view, bottom, "dock_workers"),
         }
         w.tabifyDockWidget(w.docks["table"], w.docks["log"])
+        w.tabifyDockWidget(w.docks["log"], w.docks["workers"])
         w.docks["table"].raise_()
         for dock in w.docks.values():
             w.view_menu.addAction(dock.toggleViewAction())

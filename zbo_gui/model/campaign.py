@@ -13,12 +13,14 @@ Events (each called with the value noted):
 ``dataset``     the evaluation images' preview (:class:`DatasetSnapshot`)
 ``grid``        the feasible latent grid and the seed library (:class:`GridSnapshot`)
 ``posterior``   the GP over the grid (:class:`PosteriorSnapshot`)
-``proposal``    the next point to evaluate (:class:`Proposal`, or None)
+``proposal``    the points in flight changed (the newest :class:`Proposal`, or None)
 ``evaluations`` an evaluation was added (the :class:`Evaluation`)
 ``final``       the final model (:class:`FinalModel`)
 ``state``       the run state changed (:class:`RunState`)
 ``progress``    a progress report (:class:`RunProgress`, or None when a job ended)
 ``selection``   what a person selected changed (:class:`Selection`, or None)
+``workers``     what a worker does changed (its :class:`WorkerActivity`), or where the
+                trainings run (:class:`ExecutionInfo`)
 ``notice``      a line of information (str)
 ``error``       a request failed (the one-line message)
 ``finished``    a run ended by itself (``"budget"``, ``"converged"``, ``"exhausted"``)
@@ -41,12 +43,14 @@ from zbo_gui.model.messages import (
     CampaignClosed,
     CampaignOpened,
     DatasetSnapshot,
+    ExecutionInfo,
     FinalModel,
     GridSnapshot,
     Notice,
     PosteriorSnapshot,
     RunProgress,
     RunState,
+    WorkerActivity,
 )
 
 #: States in which a job runs on the compute thread.
@@ -73,7 +77,7 @@ class CampaignModel:
     def __init__(self) -> None:
         self.events = Events("opened", "dataset", "grid", "posterior", "proposal",
                              "evaluations", "final", "state", "progress", "selection", "notice",
-                             "error", "finished")
+                             "error", "finished", "workers")
         self.state = RunState.EMPTY
         self.error = ""
         self._clear()
@@ -82,8 +86,10 @@ class CampaignModel:
             DatasetSnapshot: self._dataset, GridSnapshot: self._grid,
             PosteriorSnapshot: self._posterior, Proposal: self._proposal,
             Evaluation: self._evaluation, FinalModel: self._final, RunProgress: self._progress,
-            Notice: self._notice,
+            Notice: self._notice, WorkerActivity: self._worker, ExecutionInfo: self._execution,
         }
+        self.workers: dict[str, WorkerActivity] = {}
+        self.execution = ExecutionInfo(0)
 
     def _clear(self) -> None:
         self.path: str | None = None
@@ -95,6 +101,7 @@ class CampaignModel:
         self.grid: GridSnapshot | None = None
         self.posterior: PosteriorSnapshot | None = None
         self.proposal: Proposal | None = None
+        self.pending: tuple[Proposal, ...] = ()
         self.evaluations: tuple[Evaluation, ...] = ()
         self.final: FinalModel | None = None
         self.progress: RunProgress | None = None
@@ -137,6 +144,7 @@ class CampaignModel:
 
     def _proposal(self, message: Proposal) -> None:
         self.proposal = message
+        self.pending = (*self.pending, message)
         self.events.proposal(message)
 
     def _evaluation(self, evaluation: Evaluation) -> None:
@@ -147,9 +155,12 @@ class CampaignModel:
         if evaluation.succeeded and (self._best is None
                                      or evaluation.objective > self._best.objective):
             self._best = evaluation
-        if self.proposal is not None and self.proposal.grid_index == evaluation.proposal.grid_index:
-            self.proposal = None
-            self.events.proposal(None)
+        done = evaluation.proposal.grid_index
+        if any(p.grid_index == done for p in self.pending):
+            self.pending = tuple(p for p in self.pending if p.grid_index != done)
+            if self.proposal is not None and self.proposal.grid_index == done:
+                self.proposal = self.pending[-1] if self.pending else None
+            self.events.proposal(self.proposal)
         self.events.evaluations(evaluation)
 
     def _final(self, message: FinalModel) -> None:
@@ -178,11 +189,26 @@ class CampaignModel:
                 self.error = ""  # a new job: the last error is history
             self.events.state(state)
 
+    def _worker(self, message: WorkerActivity) -> None:
+        self.workers = {**self.workers, message.worker: message}
+        self.events.workers(message)
+
+    def _execution(self, message: ExecutionInfo) -> None:
+        self.execution = message
+        if message.workers == 0:
+            self.workers = {}
+        self.events.workers(message)
+
     def clear_proposal(self) -> None:
-        """The proposal was dropped (its evaluation was stopped): nothing is shown as next."""
-        if self.proposal is not None:
+        """The evaluations in flight were dropped (stopped): nothing is shown as next."""
+        if self.proposal is not None or self.pending:
             self.proposal = None
+            self.pending = ()
             self.events.proposal(None)
+        if any(w.training for w in self.workers.values()):
+            self.workers = {name: WorkerActivity(name, False, device=w.device)
+                            for name, w in self.workers.items()}
+            self.events.workers(None)
 
     def report_error(self, message: str) -> None:
         """A request failed or was refused (one line)."""

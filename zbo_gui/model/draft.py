@@ -198,11 +198,12 @@ class DraftModel:
         self.set_config(self._config.replace(seed=int(seed)))
 
     def set_settings(self, settings: CampaignConfig) -> None:
-        """Take the Settings dialog's sections (schedule VAE, grid, jrVAE, objective, BO) and
-        seed; the dataset and the schedules stay the draft's."""
+        """Take the Settings dialog's sections (schedule VAE, grid, jrVAE, objective, BO,
+        execution) and seed; the dataset and the schedules stay the draft's."""
         self.set_config(self._config.replace(
             seed=settings.seed, schedule_vae=settings.schedule_vae, grid=settings.grid,
-            jrvae=settings.jrvae, objective=settings.objective, bo=settings.bo))
+            jrvae=settings.jrvae, objective=settings.objective, bo=settings.bo,
+            execution=settings.execution))
 
     def load(self, config: CampaignConfig, library: ScheduleLibrary | None = None) -> None:
         """Start the draft from ``config`` (e.g. an open campaign's) and its library (default:

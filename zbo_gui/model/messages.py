@@ -195,6 +195,45 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class WorkerActivity:
+    """What one worker process does now (a row of the workers view).
+
+    Attributes:
+        worker: its name (``"name@host"``; ``"this process"`` with ``execution.workers = 0``).
+        training: whether it trains an evaluation now.
+        evaluation: the 1-based number of that evaluation in submission order (0: none).
+        step: epochs done (over the evaluation's replicates).
+        total: epochs in all.
+        loss: the latest loss.
+        device: the torch device it trains on.
+    """
+
+    worker: str
+    training: bool
+    evaluation: int = 0
+    step: int = 0
+    total: int = 0
+    loss: float = float("nan")
+    device: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutionInfo:
+    """Where a run's trainings go: posted when a run's workers are ready, and with
+    ``workers = 0`` when they are released.
+
+    Attributes:
+        workers: trainings at once (0: none ready).
+        where: ``"this process"``, ``"local cluster"``, ``"SLURM"`` or the scheduler address.
+        dashboard: the Dask dashboard's address (empty: none).
+    """
+
+    workers: int
+    where: str = ""
+    dashboard: str = ""
+
+
+@dataclass(frozen=True)
 class CampaignClosed:
     """The open campaign was closed (before opening or re-creating the same file)."""
 
@@ -206,6 +245,7 @@ __all__ = [
     "CampaignOpened",
     "DatasetSnapshot",
     "Evaluation",
+    "ExecutionInfo",
     "FinalModel",
     "GridSnapshot",
     "Notice",
@@ -213,4 +253,5 @@ __all__ = [
     "Proposal",
     "RunProgress",
     "RunState",
+    "WorkerActivity",
 ]

@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -31,16 +32,27 @@ from zbo_gui.core.config import CampaignConfig
 from zbo_gui.core.datasets import ImageSet, load_dataset
 from zbo_gui.core.errors import CampaignError
 from zbo_gui.core.schedules import ScheduleLibrary
-from zbo_gui.core.types import Controls, Evaluation, Progress, Proposal, UserPoints
+from zbo_gui.core.types import (
+    Controls,
+    Evaluation,
+    EvaluationCancelled,
+    Progress,
+    Proposal,
+    UserPoints,
+)
+from zbo_gui.execution.pool import Executor
+from zbo_gui.execution.task import WorkerProgress
 from zbo_gui.model.messages import (
     CampaignClosed,
     CampaignOpened,
     DatasetSnapshot,
+    ExecutionInfo,
     FinalModel,
     GridSnapshot,
     Notice,
     PosteriorSnapshot,
     RunState,
+    WorkerActivity,
 )
 from zbo_gui.runner import CampaignRunner
 from zbo_gui.storage.campaign_file import STAGES, same_file
@@ -54,6 +66,8 @@ PREVIEW_IMAGES = 64
 FINAL_RESULT = "final_model"
 #: ``dataset.n_images`` that means "every image of the file".
 ALL_IMAGES = 2**31 - 1
+#: The name the workers view gives the compute thread (``execution.workers = 0``).
+LOCAL_WORKER = "this process"
 #: ``which`` values of :meth:`CampaignSession.train_final`.
 FINAL_CHOICES = ("evaluated", "predicted")
 
@@ -91,15 +105,27 @@ def full_dataset_config(config: CampaignConfig) -> CampaignConfig:
     return config.replace(dataset=dataclasses.replace(ds, **changes))
 
 
-class _Forward:
-    """A progress sink that forwards to a target set later (each evaluation's tracker)."""
+class _Shown:
+    """Feeds the progress bar with one training at a time: the one it shows until that
+    training's last epoch, then whichever reports next (each with its own ETA tracker)."""
 
-    def __init__(self) -> None:
-        self.target: EtaProgress | None = None
+    def __init__(self, tracker: Callable[[], EtaProgress]) -> None:
+        self._tracker = tracker
+        self._ticket: int | None = None
+        self._target: EtaProgress | None = None
+        self.started = False
+        self.devices: dict[str, str] = {}
 
-    def __call__(self, report: Progress) -> None:
-        if self.target is not None:
-            self.target(report)
+    def __call__(self, report: WorkerProgress) -> None:
+        self.devices[report.worker or LOCAL_WORKER] = report.device
+        if report.total <= 0:
+            return
+        if self._ticket is None or self._target is None:
+            self._ticket, self._target = report.ticket, self._tracker()
+        if report.ticket == self._ticket:
+            self._target(Progress("evaluation", report.step, report.total, report.loss))
+            if report.step >= report.total:
+                self._ticket = None
 
 
 class CampaignSession:
@@ -112,6 +138,7 @@ class CampaignSession:
     def __init__(self, post: Post) -> None:
         self._post = post
         self.runner: CampaignRunner | None = None
+        self._executor: Executor | None = None
         self._sent_dataset = False
         self._sent_grid = False
 
@@ -194,7 +221,8 @@ class CampaignSession:
         return messages
 
     def close(self) -> None:
-        """Close the campaign file (call only when no job runs)."""
+        """Release the workers and close the campaign file (call only when no job runs)."""
+        self._close_executor()
         if self.runner is not None:
             self.runner.close()
             self.runner = None
@@ -206,6 +234,7 @@ class CampaignSession:
             self._post(CampaignClosed(closed))
 
     def _swap(self, runner: CampaignRunner) -> None:
+        self._close_executor()  # its workers hold the old campaign's objective
         old, self.runner = self.runner, runner
         self._sent_dataset = self._sent_grid = False
         if old is not None:
@@ -279,35 +308,66 @@ class CampaignSession:
         )
 
     # ------------------------------------------------------------------ evaluating
+    def _executor_for(self, runner: CampaignRunner) -> Executor:
+        """The open campaign's executor: its worker processes start with its first run and
+        stay for the next runs, until the campaign is closed."""
+        if self._executor is None:
+            self._executor = runner.start_executor()
+            execution = runner.config.execution
+            where = ("this process" if execution.workers == 0 else execution.scheduler
+                     or ("SLURM" if execution.cluster == "slurm" else "local cluster"))
+            self._post(ExecutionInfo(self._executor.capacity, where, self._executor.dashboard))
+        return self._executor
+
+    def _close_executor(self) -> None:
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            executor.close()
+            self._post(ExecutionInfo(0))
+
     def run(self, controls: Controls, pause: threading.Event, points: UserPoints,
             until_done: bool = True) -> Outcome:
         """The runner's run loop (:meth:`CampaignRunner.run`) with everything posted: the
         queued user points, then (``until_done``) proposals until the campaign stops or a
-        pause is requested."""
+        pause is requested; what each worker does (:class:`WorkerActivity`), and the progress
+        bar follows one training at a time."""
         runner = self._require_runner()
         runner.check_resources()
         self._prepare(controls)
-        progress = _Forward()
-        started = False
+        executor = self._executor_for(runner)
+        shown = _Shown(lambda: self._eta(runner))
 
         def proposed(proposal: Proposal) -> None:
-            nonlocal started
-            if not started:
+            if not shown.started:
                 self._post(RunState.RUNNING)
-                started = True
-            progress.target = self._eta(runner)
+                shown.started = True
             self._post(proposal)
 
+        def progressed(report: WorkerProgress) -> None:
+            name = report.worker or LOCAL_WORKER
+            self._post(WorkerActivity(name, True, report.ticket + 1, report.step, report.total,
+                                      report.loss, report.device))
+            shown(report)
+
         def evaluated(evaluation: Evaluation) -> None:
+            name = evaluation.worker or LOCAL_WORKER
+            self._post(WorkerActivity(name, False, device=shown.devices.get(name, "")))
             self._post(evaluation)
             posterior = self._posterior_snapshot(runner)
             if posterior is not None:
                 self._post(posterior)
 
-        end = runner.run(Controls(progress=progress, cancel=controls.cancel), points=points,
-                         pause=pause, until_done=until_done, on_proposal=proposed,
-                         on_evaluation=evaluated,
-                         on_refused=lambda text: self._post(Notice(text, problem=True)))
+        try:
+            end = runner.run(Controls(cancel=controls.cancel), points=points, pause=pause,
+                             until_done=until_done, on_proposal=proposed,
+                             on_evaluation=evaluated, on_progress=progressed,
+                             executor=executor,
+                             on_refused=lambda text: self._post(Notice(text, problem=True)))
+        except EvaluationCancelled:
+            raise  # stopped: the workers stay for the next run
+        except BaseException:
+            self._close_executor()  # a failure: the next run starts afresh
+            raise
         if end.reason is not None:
             return Outcome(RunState.FINISHED, end.reason.value)
         if end.paused:
