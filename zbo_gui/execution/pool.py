@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from zbo_gui.core.config import ExecutionConfig
 from zbo_gui.core.objective import Objective
-from zbo_gui.core.types import Controls, EvaluationCancelled, EvaluationStatus, Progress
+from zbo_gui.core.types import Controls, EvaluationStatus, Progress
 from zbo_gui.execution import clusters, task
 from zbo_gui.execution.task import Request, TaskResult, WorkerProgress
 
@@ -194,9 +194,10 @@ class DaskExecutor:
         from distributed import KilledWorker
 
         try:
-            return future.result()
-        except EvaluationCancelled:
-            raise
+            result = future.result()
+            if result is not None:
+                return result
+            message = "stopped on its worker"  # a cancel flag raised by another driver
         except KilledWorker as exc:
             message = (f"KilledWorker: the worker training it died {RETRIES + 1} times"
                        f" ({exc})")

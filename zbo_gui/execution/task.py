@@ -22,6 +22,7 @@ import numpy as np
 from zbo_gui.core.objective import Objective
 from zbo_gui.core.types import (
     Controls,
+    EvaluationCancelled,
     EvaluationStatus,
     ObjectiveResult,
     Progress,
@@ -194,9 +195,10 @@ def worker_ordinal(name: object) -> int:
     return int(digits) if digits else 0
 
 
-def run_on_worker(run_id: str, request: Request, cancel_name: str) -> TaskResult:
+def run_on_worker(run_id: str, request: Request, cancel_name: str) -> TaskResult | None:
     """The Dask task: evaluate ``request`` with the run's objective on this worker, sending an
-    event per epoch and stopping at the driver's cancel flag."""
+    event per epoch; None when it stopped at the driver's cancel flag (not an error: Dask would
+    log a cancelled training as a failed task)."""
     import torch
     from distributed import get_worker
 
@@ -214,8 +216,11 @@ def run_on_worker(run_id: str, request: Request, cancel_name: str) -> TaskResult
             "total": p.total, "loss": p.loss, "device": device, "pid": pid})
 
     report(Progress("evaluation", 0, 0))
-    return evaluate(objective, request, Controls(progress=report, cancel=RemoteCancel(
-        cancel_name)), worker=name, device=device)
+    try:
+        return evaluate(objective, request, Controls(progress=report, cancel=RemoteCancel(
+            cancel_name)), worker=name, device=device)
+    except EvaluationCancelled:
+        return None
 
 
 def install(run_id: str, objective: Objective, threads: int) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _QUEUED = Qt.ConnectionType.QueuedConnection
+#: Seconds a thread may hold the GIL while another waits (Python's default: 0.005).
+SWITCH_INTERVAL = 0.001
 _RESTING = (RunState.EMPTY, RunState.IDLE, RunState.PAUSED, RunState.FINISHED)
 #: Compute threads that did not stop within a shutdown's timeout, kept alive (never destroyed
 #: while running, which would abort the process); they end at their next cancellation check.
@@ -77,6 +80,10 @@ class CampaignController(QObject):
 
     def __init__(self, model: CampaignModel | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        # The compute thread and Dask's client thread share the GIL with the window: hand it
+        # over every millisecond, not every 5 (Python's default), so that no Python-heavy step
+        # of theirs (a GP fit, a result arriving) stalls the window for tens of milliseconds.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.model = model or CampaignModel()
         self._job: Job | None = None
         self._resting = RunState.EMPTY  # the state the running job started from

@@ -139,6 +139,7 @@ class CampaignSession:
         self._post = post
         self.runner: CampaignRunner | None = None
         self._executor: Executor | None = None
+        self._closing: list[threading.Thread] = []
         self._sent_dataset = False
         self._sent_grid = False
 
@@ -320,9 +321,13 @@ class CampaignSession:
         return self._executor
 
     def _close_executor(self) -> None:
+        """Release the workers, in a thread of its own: a cluster takes about a second to
+        close, and this may run on the window's thread (at shutdown)."""
         if self._executor is not None:
             executor, self._executor = self._executor, None
-            executor.close()
+            closing = threading.Thread(target=executor.close, name="zbo-close-workers")
+            closing.start()
+            self._closing.append(closing)
             self._post(ExecutionInfo(0))
 
     def run(self, controls: Controls, pause: threading.Event, points: UserPoints,

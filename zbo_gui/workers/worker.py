@@ -13,6 +13,7 @@ between epochs. The worker never calls ``QThread.terminate()`` nor ``processEven
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -44,6 +45,11 @@ def default_threads() -> int:
 def import_engine() -> None:
     """What the first campaign would import: the engine, and what the objective imports at its
     first score."""
+    # the first run's cluster: ≈0.25 s of imports
+    import distributed.deploy.local
+
+    with contextlib.suppress(ImportError):  # the cluster's dashboard (bokeh): ≈0.1 s more
+        import distributed.dashboard.scheduler  # noqa: F401
     import scipy.optimize  # noqa: F401
     import skimage.metrics  # noqa: F401
     import sklearn.metrics  # noqa: F401
