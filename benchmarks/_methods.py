@@ -20,7 +20,9 @@ by the engine's own functions, so they differ only in how they choose points.
 * ``nd-bo-seeds``    the same, but its initial design is seed schedules drawn at random: N-dim
   BO given the prior knowledge zBO gets, without the latent space;
 * ``constant-grid``  constant schedules on a log grid over [β_lo, β_hi], visited coarse to fine
-  (van der Corput order) with a random shift per repetition.
+  (van der Corput order) with a random shift per repetition;
+* ``zbo-Q-in-flight``, ``zbo-Q-liar`` (:data:`ASYNC`): ``zbo`` with Q = 2, 4, 8 evaluations
+  running at once, the points in flight believed at the GP mean, resp. at the lowest value.
 """
 
 from __future__ import annotations
@@ -78,6 +80,31 @@ def zbo(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
     """The engine's campaign, exactly as ``zbo run`` drives it (stop rule off: fixed budget)."""
     config = BOConfig(initial=space.initial, budget=budget, stop_patience=0)
     _run_campaign(Campaign(space.grid, config, seed), evaluate, budget)
+
+
+def run_in_flight(campaign: Campaign, evaluate: Evaluate, in_flight: int) -> None:
+    """Drive ``campaign`` to its end with ``in_flight`` evaluations running at once
+    (asynchronous workers): the oldest finishes first, then a new point is asked given the
+    others still running."""
+    flight: list[Proposal] = []
+    while True:
+        while len(flight) < in_flight and (proposal := campaign.ask(flight)) is not None:
+            flight.append(proposal)
+        if not flight:
+            return
+        done = flight.pop(0)
+        campaign.tell(Evaluation(len(campaign.evaluations), done, EvaluationStatus.SUCCEEDED,
+                                 evaluate(done.schedule)))
+
+
+def zbo_in_flight(in_flight: int, pending: str = "believer") -> Callable:
+    """``zbo`` with ``in_flight`` evaluations at once, the points in flight treated as
+    ``bo.pending`` says (Kriging believer or constant liar)."""
+    def method(space: Space, evaluate: Evaluate, budget: int, seed: int) -> None:
+        config = BOConfig(initial=space.initial, budget=budget, stop_patience=0,
+                          pending=pending)
+        run_in_flight(Campaign(space.grid, config, seed), evaluate, in_flight)
+    return method
 
 
 def _run_campaign(campaign: Campaign, evaluate: Evaluate, budget: int) -> None:
@@ -259,6 +286,13 @@ METHODS: dict[str, Callable[[Space, Evaluate, int, int], None]] = {
     "nd-bo": nd_bo,
     "nd-bo-seeds": nd_bo_seeds,
     "constant-grid": constant_grid,
+}
+
+#: zBO with several evaluations in flight (issue 13): ``zbo-Q-in-flight`` (Kriging believer,
+#: the engine's default) and ``zbo-Q-liar`` (constant liar at the lowest objective seen).
+ASYNC: dict[str, Callable[[Space, Evaluate, int, int], None]] = {
+    f"zbo-{q}-{name}": zbo_in_flight(q, pending)
+    for q in (2, 4, 8) for name, pending in (("in-flight", "believer"), ("liar", "liar"))
 }
 
 

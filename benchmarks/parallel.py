@@ -159,7 +159,7 @@ def main() -> None:
                   f" {modes[name]['wall_seconds']:.1f} s; median dispatch overhead"
                   f" {modes[name]['median_dispatch_overhead_seconds'] * 1000:.0f} ms", flush=True)
     limit = result["limit"]["wall_seconds"]
-    for name, mode in modes.items():
+    for mode in modes.values():
         mode["share_of_limit"] = limit / mode["wall_seconds"]
     if "1x2" in modes and "2x1" in modes:
         result["speedup_2x1_over_1x2"] = modes["1x2"]["wall_seconds"] / modes["2x1"]["wall_seconds"]
@@ -175,7 +175,8 @@ def main() -> None:
         print(f"{name}: {mode['wall_seconds']:.1f} s = {mode['share_of_limit']:.2f} x the limit"
               f" ({limit:.1f} s)")
     if "speedup_2x1_over_1x2" in result:
-        print(f"2 workers x 1 thread vs 1 worker x 2 threads: {result['speedup_2x1_over_1x2']:.2f}x")
+        print("2 workers x 1 thread vs 1 worker x 2 threads:"
+              f" {result['speedup_2x1_over_1x2']:.2f}x")
     if "dispatch_overhead_share_of_demo_training" in result:
         print(f"dispatch overhead: {result['dispatch_overhead_share_of_demo_training']:.2%} of a"
               f" demo-preset training ({result['demo_training_seconds']:.0f} s)")

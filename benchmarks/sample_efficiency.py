@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from _methods import METHODS, Space, build_space, unit_rms
+from _methods import ASYNC, METHODS, Space, build_space, unit_rms
 from _report import RESULTS, best_so_far, evaluations_to_reach, quartiles, write_json
 
 from zbo_gui.core.config import JrVAEConfig, ObjectiveConfig, ScheduleConfig
@@ -209,9 +209,10 @@ def main() -> None:
     n_epochs, reps, budget, initial = PRESETS[args.problem]
     reps, budget, initial = args.reps or reps, args.budget or budget, args.initial or initial
     methods = args.methods.split(",")
-    unknown = sorted(set(methods) - set(METHODS))
+    known = {**METHODS, **ASYNC}
+    unknown = sorted(set(methods) - set(known))
     if unknown:
-        parser.error(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+        parser.error(f"unknown method {unknown[0]!r}; choose from {', '.join(known)}")
     schedules = ScheduleConfig(n_epochs=n_epochs)
     bounds = Bounds(schedules.beta_lo, schedules.beta_hi)
 
@@ -232,7 +233,7 @@ def main() -> None:
         for m in methods:
             rec = Recorder(score)
             start = time.perf_counter()
-            METHODS[m](space, rec, budget, rep)
+            known[m](space, rec, budget, rep)
             runs[m].append({"observed": rec.observed, "reported": rec.reported,
                             "accuracy": rec.accuracy, "seconds": time.perf_counter() - start,
                             "distinct": rec.distinct(),

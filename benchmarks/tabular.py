@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _methods import Space, van_der_corput, zbo_reference
+from _methods import Space, run_in_flight, van_der_corput, zbo_reference
 from _report import RESULTS, write_json
 from _variants import VARIANTS
 from tabular_build import TABLE, build_space, collapsed, read_runs, schedules
@@ -162,21 +162,11 @@ def constant_grid(table: Table) -> Callable:
 def _engine(config: Callable[[int], object], in_flight: int = 1) -> Callable:
     def method(space: Space, evaluate, budget: int, seed: int) -> None:
         """The engine's campaign with the given settings (a stop rule may end it early) and
-        ``in_flight`` evaluations running at once (asynchronous workers): the oldest finishes
-        first, then a new point is asked given the others still running."""
+        ``in_flight`` evaluations running at once (``_methods.run_in_flight``)."""
         from zbo_gui.core.campaign import Campaign
-        from zbo_gui.core.types import Evaluation, EvaluationStatus
 
-        campaign = Campaign(space.grid, config(budget), seed)  # type: ignore[arg-type]
-        flight: list = []
-        while True:
-            while len(flight) < in_flight and (proposal := campaign.ask(flight)) is not None:
-                flight.append(proposal)
-            if not flight:
-                return
-            done = flight.pop(0)
-            campaign.tell(Evaluation(len(campaign.evaluations), done,
-                                     EvaluationStatus.SUCCEEDED, evaluate(done.schedule)))
+        run_in_flight(Campaign(space.grid, config(budget), seed),  # type: ignore[arg-type]
+                      evaluate, in_flight)
     return method
 
 
@@ -189,12 +179,14 @@ def _bo(**settings) -> Callable[[int], object]:
 #: ``zbo``: every BO setting at the engine's default; ``zbo-before``: the defaults before this
 #: benchmark (10 initial points, the raw objective); ``zbo-stop-rule``: today's defaults with
 #: the convergence rule that was the default before (max EI < 1e-3 · std(y), 3 times in a row);
-#: ``zbo-Q-in-flight``: today's defaults with Q evaluations running at once (issue 13).
+#: ``zbo-Q-in-flight``: today's defaults with Q evaluations running at once (issue 13), the
+#: points in flight believed at the GP mean; ``zbo-Q-liar``: at the lowest objective seen.
 ENGINE = {
     "zbo": _engine(_bo()),
     "zbo-before": _engine(_bo(initial=10, warp="none")),
     "zbo-stop-rule": _engine(_bo(stop_patience=3)),
     **{f"zbo-{q}-in-flight": _engine(_bo(), in_flight=q) for q in (2, 4, 8)},
+    **{f"zbo-{q}-liar": _engine(_bo(pending="liar"), in_flight=q) for q in (2, 4, 8)},
 }
 
 

@@ -184,6 +184,7 @@ def test_slurm_job_script_carries_the_requested_directives() -> None:
                       "#SBATCH --cpus-per-task=4"):
         assert directive in script, script
     assert "--mem=" in script and "--resources zbo_training=1" in script
+    assert "PRE_SPAWN_ENVIRON" in script and "MALLOC_TRIM" not in script
 
 
 def test_execution_settings_are_checked() -> None:

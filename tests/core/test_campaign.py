@@ -473,3 +473,22 @@ def test_bo_with_points_in_flight_spreads_them_and_still_finds_the_peak() -> Non
     gaps = [min(np.linalg.norm(p.z - q.z) for q in bo[max(0, i - 3):i]) for i, p in
             enumerate(bo) if i > 0]
     assert min(gaps) > 0.0 and np.median(gaps) > 0.2
+
+
+def test_the_liar_and_the_believer_choose_differently_with_points_in_flight() -> None:
+    asked = {}
+    for pending in ("believer", "liar"):
+        campaign = Campaign(_grid(), BOConfig(initial=4, budget=12, pending=pending), seed=0)
+        first = _run_in_flight(campaign, bump, q=1)[:6]
+        probe = Campaign(_grid(), BOConfig(initial=4, budget=12, pending=pending), seed=0,
+                         evaluations=campaign.evaluations[:6])
+        flight = [probe.ask()]
+        flight.append(probe.ask(flight))
+        asked[pending] = (first, flight)
+    assert [p.grid_index for p in asked["believer"][0]] == [p.grid_index for p in
+                                                             asked["liar"][0]]
+    assert asked["believer"][1][0].grid_index == asked["liar"][1][0].grid_index
+    assert asked["believer"][1][1].grid_index != asked["liar"][1][1].grid_index
+    liar = Campaign(_grid(), BOConfig(initial=6, budget=20, pending="liar"), seed=0)
+    order = _run_in_flight(liar, bump, q=4)
+    assert len({p.grid_index for p in order}) == 20  # the budget, no point twice

@@ -224,8 +224,9 @@ class Campaign:
         Args:
             pending: proposals handed out and not yet told (evaluations in flight). They are
                 never proposed again and count against the budget; a BO proposal treats each
-                as if it had scored the GP's mean there (Kriging believer), so the points in
-                flight spread out instead of crowding the same maximum.
+                as if it had scored the GP's mean there (Kriging believer; ``bo.pending =
+                "liar"``: the lowest objective seen), so the points in flight spread out
+                instead of crowding the same maximum.
         """
         self.stop_reason = None
         if len(self.evaluations) + len(pending) >= self.config.budget:
@@ -258,12 +259,15 @@ class Campaign:
 
     def _believed(self, pending: Sequence[Proposal]) -> tuple[SurrogateFit, GridPosterior]:
         """The GP refitted with each pending point scored at the current posterior mean there
-        (objective units), and its posterior over the grid on the warped scale."""
+        (``bo.pending = "believer"``) or at the lowest objective seen (``"liar"``), in
+        objective units, and its posterior over the grid on the warped scale."""
         assert self._shown is not None
         z, y = self._observations()
         index = [p.grid_index for p in pending]
+        believed = (self._shown.mean[index] if self.config.pending == "believer"
+                    else np.full(len(index), y.min()))
         z = np.vstack([z, self.grid.points[index]])
-        y = np.concatenate([y, self._shown.mean[index]])
+        y = np.concatenate([y, believed])
         fit = fit_gp(z, warp_outcomes(y, self.config.warp), self.grid.points.min(axis=0),
                      self.grid.points.max(axis=0), seed=self.seed + len(self.evaluations))
         return fit, grid_posterior(fit, self.grid.points, self.config.acquisition,

@@ -31,6 +31,7 @@ from zbo_gui.core.schedules import FAMILIES as SEED_FAMILIES
 OBJECTIVE_KINDS = ("usage", "paper")
 ACQUISITION_KINDS = ("logei", "ei", "ucb")
 WARP_KINDS = ("rank", "log", "none")
+PENDING_KINDS = ("believer", "liar")
 SAMPLERS = ("bernoulli", "continuous_bernoulli", "gaussian")
 INVARIANCES = ("r", "t", "s")
 DEVICES = ("auto", "cpu", "cuda")
@@ -361,6 +362,9 @@ class BOConfig:
         stop_patience: ... for this many consecutive BO iterations (0, the default, disables
             the rule: on a flat, noisy landscape max EI is small everywhere and the rule
             stopped campaigns before the good region was found; docs/benchmarks.md §1c).
+        pending: how a proposal treats the points still in flight (several workers): as if
+            each had scored the GP's mean there (``"believer"``, Kriging believer, default) or
+            the lowest objective seen (``"liar"``, constant liar); docs/benchmarks.md §5.
     """
 
     initial: int = 6
@@ -371,6 +375,7 @@ class BOConfig:
     kappa: float = 2.0
     stop_tol: float = 1e-3
     stop_patience: int = 0
+    pending: str = "believer"
 
     def __post_init__(self) -> None:
         _positive_int("bo.initial", self.initial, 2)
@@ -386,6 +391,7 @@ class BOConfig:
         _positive_float("bo.kappa", self.kappa, allow_zero=True)
         _positive_float("bo.stop_tol", self.stop_tol, allow_zero=True)
         _positive_int("bo.stop_patience", self.stop_patience, 0)
+        _choice("bo.pending", self.pending, PENDING_KINDS)
 
 
 @dataclass(frozen=True)
