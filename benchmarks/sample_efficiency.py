@@ -158,7 +158,7 @@ def print_table(summary: dict[str, dict], n_reps: int, budget: int) -> None:
         print(line + f" {s['seconds_median']:>9.1f}")
 
 
-def plot(summary: dict[str, dict], problem: str, n_reps: int) -> None:
+def plot(summary: dict[str, dict], problem: str, n_reps: int, name: str = "") -> None:
     """Median best-so-far with the interquartile band, one line per method."""
     import matplotlib
 
@@ -177,13 +177,14 @@ def plot(summary: dict[str, dict], problem: str, n_reps: int) -> None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(RESULTS / f"sample_efficiency_{problem}.png", dpi=110)
+    fig.savefig(RESULTS / f"{name or f'sample_efficiency_{problem}'}.png", dpi=110)
 
 
-def previous_runs(problem: str, reps: int, budget: int, initial: int,
+def previous_runs(name: str, reps: int, budget: int, initial: int,
                   parser: argparse.ArgumentParser) -> dict[str, list[dict]]:
-    """The runs stored by an earlier, complete run of the same problem and settings."""
-    path = RESULTS / f"sample_efficiency_{problem}.json"
+    """The runs stored by an earlier, complete run of the same problem and settings (in
+    ``results/NAME.json``)."""
+    path = RESULTS / f"{name}.json"
     if not path.exists():
         parser.error(f"--append: {path} does not exist")
     old = json.loads(path.read_text())
@@ -202,10 +203,13 @@ def main() -> None:
     parser.add_argument("--initial", type=int)
     parser.add_argument("--noise", type=float, default=0.02)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--tag", default="",
+                        help="write sample_efficiency_PROBLEM_TAG.{json,png} instead")
     parser.add_argument("--append", action="store_true",
                         help="keep the methods of the existing JSON of this problem and add"
                              " (or re-run) --methods; budget, initial and reps must match")
     args = parser.parse_args()
+    name = f"sample_efficiency_{args.problem}" + (f"_{args.tag}" if args.tag else "")
     n_epochs, reps, budget, initial = PRESETS[args.problem]
     reps, budget, initial = args.reps or reps, args.budget or budget, args.initial or initial
     methods = args.methods.split(",")
@@ -218,7 +222,7 @@ def main() -> None:
 
     runs: dict[str, list[dict]] = {}
     if args.append:
-        runs = previous_runs(args.problem, reps, budget, initial, parser)
+        runs = previous_runs(name, reps, budget, initial, parser)
     runs.update({m: [] for m in methods})
     targets = []
     for rep in range(reps):
@@ -241,7 +245,7 @@ def main() -> None:
             print(f"rep {rep} {m:<14} best {max(rec.reported):.3f}"
                   f" ({time.perf_counter() - start:.1f} s)", flush=True)
         summary = summarise(runs, budget)
-        write_json(f"sample_efficiency_{args.problem}", {
+        write_json(name, {
             "benchmark": "sample_efficiency", "problem": args.problem,
             "command": f"python benchmarks/sample_efficiency.py --problem {args.problem}"
                        f" --reps {reps} --budget {budget} --initial {initial}",
@@ -253,8 +257,8 @@ def main() -> None:
     print(f"\nproblem {args.problem!r}: {reps} repetitions, budget {budget}"
           f" ({initial} initial for the BO methods); median [IQR]")
     print_table(summary, reps, budget)
-    plot(summary, args.problem, reps)
-    print(f"wrote {RESULTS / f'sample_efficiency_{args.problem}.json'} and .png")
+    plot(summary, args.problem, reps, name)
+    print(f"wrote {RESULTS / f'{name}.json'} and .png")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,8 @@ CLUSTER_MODULES = (
 def import_engine() -> None:
     """What the first campaign would import: the engine, and what the objective imports at its
     first score."""
+    # at import it logs an INFO line on an optional package the dashboard can do without
+    logging.getLogger("distributed.http.proxy").setLevel(logging.WARNING)
     for name in CLUSTER_MODULES:
         with contextlib.suppress(ImportError):  # bokeh (the dashboard) is optional
             importlib.import_module(name)
