@@ -364,7 +364,7 @@ class BOConfig:
             stopped campaigns before the good region was found; docs/benchmarks.md §1c).
         pending: how a proposal treats the points still in flight (several workers): as if
             each had scored the GP's mean there (``"believer"``, Kriging believer, default) or
-            the lowest objective seen (``"liar"``, constant liar); docs/benchmarks.md §5.
+            the lowest objective seen (``"liar"``, constant liar); docs/benchmarks.md §1c.
     """
 
     initial: int = 6

@@ -45,6 +45,7 @@ from zbo_gui.core.config import (
     DEVICES,
     INVARIANCES,
     OBJECTIVE_KINDS,
+    PENDING_KINDS,
     SAMPLERS,
     WARP_KINDS,
     BOConfig,
@@ -76,7 +77,7 @@ PRESETS: dict[str, tuple[str, CampaignConfig]] = {
 _CHOICES = {
     "jrvae": {"sampler": SAMPLERS, "invariances": INVARIANCES},
     "objective": {"kind": OBJECTIVE_KINDS},
-    "bo": {"acquisition": ACQUISITION_KINDS, "warp": WARP_KINDS},
+    "bo": {"acquisition": ACQUISITION_KINDS, "warp": WARP_KINDS, "pending": PENDING_KINDS},
 }
 
 # Descriptions of fields whose dataclass docstring has no ``Attributes:`` entry.

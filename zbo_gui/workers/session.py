@@ -109,7 +109,7 @@ class _Shown:
     """Feeds the progress bar with one training at a time: the one it shows until that
     training's last epoch, then whichever reports next (each with its own ETA tracker)."""
 
-    def __init__(self, tracker: Callable[[], EtaProgress]) -> None:
+    def __init__(self, tracker: Callable[[int], EtaProgress]) -> None:
         self._tracker = tracker
         self._ticket: int | None = None
         self._target: EtaProgress | None = None
@@ -121,7 +121,7 @@ class _Shown:
         if report.total <= 0:
             return
         if self._ticket is None or self._target is None:
-            self._ticket, self._target = report.ticket, self._tracker()
+            self._ticket, self._target = report.ticket, self._tracker(report.ticket + 1)
         if report.ticket == self._ticket:
             self._target(Progress("evaluation", report.step, report.total, report.loss))
             if report.step >= report.total:
@@ -340,7 +340,7 @@ class CampaignSession:
         runner.check_resources()
         self._prepare(controls)
         executor = self._executor_for(runner)
-        shown = _Shown(lambda: self._eta(runner))
+        shown = _Shown(lambda number: self._eta(runner, number))
 
         def proposed(proposal: Proposal) -> None:
             if not shown.started:
@@ -379,11 +379,11 @@ class CampaignSession:
             return Outcome(RunState.IDLE, paused=True)
         return Outcome(self._rest_state())
 
-    def _eta(self, runner: CampaignRunner) -> EtaProgress:
-        """The progress tracker of the next evaluation (ETA from the finished ones)."""
+    def _eta(self, runner: CampaignRunner, number: int) -> EtaProgress:
+        """The progress tracker of evaluation ``number`` (1-based, in submission order; ETA
+        from the finished ones)."""
         campaign = runner.campaign
         assert campaign is not None
-        number = len(campaign.evaluations) + 1
         durations = [e.seconds for e in campaign.evaluations if e.seconds > 0]
         return EtaProgress(
             self._post, "evaluation", runner.config.objective.replicates, number,
