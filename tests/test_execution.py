@@ -219,3 +219,48 @@ def test_worker_processes_are_gone_after_a_run(tmp_path: Path) -> None:
     after = {p.pid for p in psutil.Process().children(recursive=True) if p.is_running()
              and p.status() != psutil.STATUS_ZOMBIE}
     assert after <= before
+
+
+def _as_format_2(path: Path) -> None:
+    """Rewrite a current campaign file as format 2 wrote it: evaluation rows without the
+    ``worker`` field, no record of evaluations in flight."""
+    import numpy as np
+
+    from zbo_gui.storage import _files
+
+    with h5py.File(path, "r+", locking=False) as f:
+        group = f["evaluations"]
+        rows = group["rows"][()]
+        names = [n for n in rows.dtype.names if n != "worker"]
+        old = np.zeros(rows.shape, dtype=np.dtype([(n, rows.dtype.fields[n][0]) for n in names]))
+        for name in names:
+            old[name] = rows[name]
+        chunks = group["rows"].chunks
+        del group["rows"]
+        _files.create(group, "rows", old, maxshape=(None,), chunks=chunks)
+        if "pending" in group.attrs:
+            del group.attrs["pending"]
+        f.attrs["format_version"] = 2
+
+
+def test_a_campaign_of_the_previous_format_resumes_on_workers_and_exports(
+        tmp_path: Path) -> None:
+    path = tmp_path / "old.h5"
+    config = config_from_dict(tiny_config(bo={"initial": 3, "budget": 5},
+                                          execution={"workers": 0}))
+    with CampaignRunner.create(path, config) as runner:
+        runner.prepare()
+        for _ in range(2):
+            runner.evaluate(runner.next_proposal())
+    _as_format_2(path)
+    info = json.loads(run_zbo("info", path, "--json").stdout)
+    assert info["format_version"] == 3 and info["evaluations"] == 2  # read through the migration
+    done = run_zbo("resume", path, "--workers", "1", "-q", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "INFO" not in done.stderr  # Dask's own chatter is not shown
+    info = json.loads(run_zbo("info", path, "--json").stdout)
+    assert info["evaluations"] == 5
+    assert [bool(row["worker"]) for row in info["rows"]] == [False, False, True, True, True]
+    exported = run_zbo("export", path, "--format", "csv", "-o", tmp_path / "best.csv")
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "best.csv").read_text().startswith("epoch,beta_c,beta_d")

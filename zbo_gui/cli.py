@@ -329,6 +329,9 @@ def cmd_info(args: argparse.Namespace) -> int:
           f" zbo-gui {info['app_version']}, created {info['created']})")
     if old is None:
         print(f"integrity       {checked} datasets, every checksum correct")
+    elif old >= 2:
+        print(f"integrity       {checked} datasets, every checksum correct (format {old}:"
+              " migrated to the current format when it is next opened for writing)")
     else:
         print(f"integrity       format {old} has no checksums; {checked} datasets read"
               " (migrated to the current format when it is next opened for writing)")

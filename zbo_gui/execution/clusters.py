@@ -121,6 +121,8 @@ def connect(config: ExecutionConfig, cores: int) -> tuple[Any, Any]:
     """
     from distributed import Client
 
+    # Dask logs each start and close of its scheduler and workers at INFO: not the person's news
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     owned = None
     if config.scheduler:
         address = config.scheduler
