@@ -195,6 +195,10 @@ def _drive(runner: CampaignRunner, stop: StopSignals, bars: ProgressBars) -> int
         print(f"zbo: {path}: feasible latent region {feasible:.0%} of the grid;"
               f" {done}/{budget} evaluations done", file=sys.stderr)
         executor = runner.start_executor()
+        if runner.config.execution.workers > 0:  # the trainings have the cores: the GP, one
+            import torch
+
+            torch.set_num_threads(1)
         try:
             if executor.capacity > 1 or executor.dashboard:
                 where = f"; dashboard {executor.dashboard}" if executor.dashboard else ""

@@ -423,8 +423,10 @@ class CampaignRunner:
         if isinstance(executor, InlineExecutor):
             executor.attach(controls, progress)
         try:
+            evaluated = campaign.evaluated
             for lost in self.store.read_pending():  # a killed run's: submitted again
-                flight.submit(lost.proposal, lost.ticket, self.seeds(lost.ticket))
+                if not evaluated[lost.proposal.grid_index]:  # (unless stored before the kill)
+                    flight.submit(lost.proposal, lost.ticket, self.seeds(lost.ticket))
             end: RunEnd | None = None
             while True:
                 controls.check()
@@ -446,7 +448,8 @@ class CampaignRunner:
                 if not flight.pending and end is not None:
                     return end
                 for result in executor.wait(WAIT_SECONDS):
-                    evaluation = self._record(flight.end(result.ticket), result)
+                    evaluation = self._record(flight.pending[result.ticket].proposal, result)
+                    flight.end(result.ticket)  # after the append: a kill between loses nothing
                     if on_evaluation is not None:
                         on_evaluation(evaluation)
                 for report in executor.progress():
@@ -501,12 +504,10 @@ class _Flight:
             self.pending[report.ticket] = dataclasses.replace(pending, worker=report.worker)
             self.store.write_pending(list(self.pending.values()))
 
-    def end(self, ticket: int) -> Proposal:
-        """Take evaluation ``ticket`` out of flight; its proposal. (The caller appends it to
-        the file before the next record is written: a kill in between loses nothing.)"""
-        pending = self.pending.pop(ticket)
+    def end(self, ticket: int) -> None:
+        """Take evaluation ``ticket`` out of flight (once it is stored)."""
+        del self.pending[ticket]
         self.store.write_pending(list(self.pending.values()))
-        return pending.proposal
 
     def forget(self) -> None:
         """Nothing is in flight any more (a stopped run)."""

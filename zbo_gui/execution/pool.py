@@ -52,10 +52,6 @@ class Executor(Protocol):
         """Epoch reports received since the last call, oldest first."""
         ...
 
-    def in_flight(self) -> list[int]:
-        """Tickets submitted and not yet returned by :meth:`wait`."""
-        ...
-
     def cancel(self) -> None:
         """Stop every training in flight at its next epoch and forget them."""
         ...
@@ -113,10 +109,6 @@ class InlineExecutor:
         """Reports kept since the last call (none when a sink is set)."""
         out, self._reports = self._reports, []
         return out
-
-    def in_flight(self) -> list[int]:
-        """The queued tickets."""
-        return [r.ticket for r in self._queued]
 
     def cancel(self) -> None:
         """Forget the queued evaluation (a training in progress stops at the cancel flag)."""
@@ -215,15 +207,6 @@ class DaskExecutor:
                 out.append(self._reports.get_nowait())
             except queue.Empty:
                 return out
-
-    def in_flight(self) -> list[int]:
-        """Tickets submitted and not returned yet."""
-        return sorted(self._futures.values())
-
-    def workers(self) -> list[str]:
-        """The workers connected now (``"name@host"``)."""
-        info = self._client.scheduler_info().get("workers", {})
-        return [f"{w.get('name')}@{w.get('host')}" for w in info.values()]
 
     def cancel(self) -> None:
         """Raise the run's cancel flag, wait (briefly) for the trainings to stop, forget them;

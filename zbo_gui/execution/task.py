@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,10 +168,6 @@ class RemoteCancel:
             self._set = bool(self._event.is_set())
         return self._set
 
-    def set(self) -> None:
-        """Ask every training of the run to stop."""
-        self._event.set()
-
 
 def device_of_worker(configured: str, ordinal: int) -> str:
     """The torch device a worker trains on: with several GPUs visible, worker ``ordinal`` takes
@@ -234,6 +229,3 @@ def uninstall(run_id: str) -> None:
     """Forget run ``run_id``'s objective on this worker."""
     _OBJECTIVES.pop(run_id, None)
 
-
-#: Where the driver sends the workers' progress reports.
-Report = Callable[[WorkerProgress], None]
