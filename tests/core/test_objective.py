@@ -153,3 +153,21 @@ def test_training_calls_on_epoch_with_the_model_and_stops_when_it_raises(tiny_di
     with pytest.raises(StopIteration, match="collapsed"):
         train_jrvae(images, np.ones(6), _tiny_jrvae(1.0), seed=0, on_epoch=watch)
     assert seen == [(1, 10), (2, 10), (3, 10)]  # epochs 4-6 never ran
+
+
+def test_a_beta_d_curve_beside_beta_c_trains_with_both(tiny_digits) -> None:
+    """A schedule pair ``(2, N)``: the same training as ``(N,)`` with the constant β_d when its
+    β_d row is that constant, a different one when β_d changes over the epochs."""
+    from zbo_gui.core.jrvae import scale_pairs, train_jrvae
+
+    images, config = tiny_digits.images[:60], _tiny_jrvae(0.7)
+    beta_c = np.linspace(2.0, 0.5, 4)
+    alone = train_jrvae(images, beta_c, config, seed=3)
+    paired = train_jrvae(images, np.vstack([beta_c, np.full(4, 0.7)]), config, seed=3)
+    np.testing.assert_array_equal(alone.loss_curve, paired.loss_curve)
+    ramp = train_jrvae(images, np.vstack([beta_c, np.linspace(0.1, 3.0, 4)]), config, seed=3)
+    assert ramp.loss_curve[0] != alone.loss_curve[0]  # β_d weighs in from the first epoch
+    c, d = scale_pairs(np.vstack([beta_c, np.zeros(4)]), 1.0)
+    assert np.all(d > 0) and np.array_equal(c, beta_c)  # pyro refuses a KL scale of 0
+    with pytest.raises(ValueError, match=r"\(3, 4\)"):
+        scale_pairs(np.ones((3, 4)), 1.0)

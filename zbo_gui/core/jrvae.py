@@ -1,4 +1,5 @@
-"""Training pyroVED's jiVAE (the jrVAE of the paper) with a β_c schedule.
+"""Training pyroVED's jiVAE (the jrVAE of the paper) with a β_c schedule (and, optionally, a
+β_d schedule beside it).
 
 One training at a time per process: pyro's parameter store and torch's RNG are global
 (DESIGN.md §3). The model and the trainer are both given the seed (``SVItrainer`` re-seeds torch
@@ -53,6 +54,22 @@ class TrainedJrVAE:
     device: str
 
 
+def scale_pairs(schedule: np.ndarray, beta_d: float) -> tuple[np.ndarray, np.ndarray]:
+    """The KL weights per epoch, each ``(N,)`` and at least :data:`MIN_SCALE`: from a β_c
+    schedule ``(N,)`` and the constant ``beta_d``, or from a pair of curves ``(2, N)``.
+
+    Raises:
+        ValueError: another shape.
+    """
+    schedule = np.asarray(schedule, dtype=np.float64)
+    if schedule.ndim == 1:
+        schedule = np.vstack([schedule, np.full(schedule.shape, float(beta_d))])
+    if schedule.ndim != 2 or schedule.shape[0] != 2:
+        raise ValueError(f"a schedule is (N,) or (2, N), got shape {schedule.shape}")
+    pair = np.maximum(schedule, MIN_SCALE)
+    return pair[0], pair[1]
+
+
 def build_jrvae(image_shape: tuple[int, int], config: JrVAEConfig, seed: int, device: str):
     """A fresh, seeded pyroVED ``jiVAE`` for images of ``image_shape`` (H, W)."""
     from pyroved.models import jiVAE
@@ -79,11 +96,12 @@ def train_jrvae(
     stage: str = "evaluation",
     on_epoch: Callable[[int, Any], None] | None = None,
 ) -> TrainedJrVAE:
-    """Train a fresh jiVAE for ``N = len(schedule)`` epochs with ``scale_factor=[β_c[e], β_d]``.
+    """Train a fresh jiVAE for N epochs with ``scale_factor=[β_c[e], β_d[e]]``.
 
     Args:
         images: ``(n, H, W)`` float32 in [0, 1].
-        schedule: ``(N,)`` β_c per epoch (clamped to at least :data:`MIN_SCALE`).
+        schedule: ``(N,)`` β_c per epoch, with β_d the constant ``config.beta_d``; or ``(2, N)``
+            β_c and β_d per epoch (both clamped to at least :data:`MIN_SCALE`).
         config: jiVAE and optimiser settings (β_d is ``config.beta_d``).
         seed: seeds the model's initialisation and the trainer (mini-batch order).
         controls: progress sink (one report per epoch) and cancel flag (checked between epochs).
@@ -104,8 +122,8 @@ def train_jrvae(
 
     controls = controls or Controls()
     device = resolve_device(config.device)
-    schedule = np.maximum(np.asarray(schedule, dtype=np.float64), MIN_SCALE)
-    n_epochs = int(schedule.shape[0])
+    beta_c, beta_d = scale_pairs(schedule, config.beta_d)
+    n_epochs = int(beta_c.shape[0])
     start = time.perf_counter()
     model = build_jrvae(images.shape[1:], config, seed, device)
     trainer = SVItrainer(model, lr=config.lr, enumerate_parallel=True, seed=seed, device=device)
@@ -114,7 +132,7 @@ def train_jrvae(
     losses = np.full(n_epochs, np.nan)
     for epoch in range(n_epochs):
         controls.check()
-        scale = [float(schedule[epoch]), float(config.beta_d)]
+        scale = [float(beta_c[epoch]), float(beta_d[epoch])]
         try:
             trainer.step(loader, scale_factor=scale)
         except ValueError as exc:  # pyro's distribution checks reject NaN parameters

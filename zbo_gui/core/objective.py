@@ -204,7 +204,10 @@ class JrVAEObjective:
 
     def __call__(self, schedule: np.ndarray, seed: int, controls: Controls,
                  on_epoch: Callable[[int, Any], None] | None = None) -> ObjectiveResult:
-        """Train with ``schedule`` ``(N,)`` and ``seed``; return the score and its diagnostics.
+        """Train with ``schedule`` and ``seed``; return the score and its diagnostics.
+
+        ``schedule``: ``(N,)`` β_c per epoch (β_d the constant ``jrvae.beta_d``), or ``(2, N)``
+        β_c and β_d per epoch.
 
         ``on_epoch(epochs done, model)`` watches the training too (after the collapse watch).
         """
