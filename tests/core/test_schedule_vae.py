@@ -397,3 +397,28 @@ def test_a_damaged_checkpoint_is_refused(cp_library: np.ndarray,
     refused(TrainingCheckpoint(10, missing, cp.meta), "torch_rng")
     no_state = {k: v for k, v in cp.meta.items() if k != "state"}
     refused(TrainingCheckpoint(10, cp.arrays, no_state), "damaged")
+
+
+def test_a_vae_of_schedule_pairs_encodes_both_curves_and_round_trips(library: np.ndarray) -> None:
+    """β_c and β_d curves, each normalised on its own scale, in one 2-D latent space."""
+    from zbo_gui.core.schedules import PairBounds
+
+    beta_d = PairBounds(BOUNDS, Bounds(0.1, 3.0))
+    d_curves = np.array(generate_library(COUNTS, N, beta_d.d, seed=1).schedules)
+    pairs = np.stack([library, d_curves[::-1]], axis=1)  # (S, 2, N)
+    unit = beta_d.to_unit(pairs)
+    assert unit.shape == (len(library), 2 * N) and unit.min() >= 0 and unit.max() <= 1
+    np.testing.assert_allclose(beta_d.from_unit(unit), pairs, rtol=1e-12)
+    vae = ScheduleVAE.train(pairs, beta_d, TINY, seed=0)
+    assert vae.n_epochs == N
+    z = vae.encode(pairs)
+    decoded = vae.decode(z)
+    assert z.shape == (len(library), 2) and decoded.shape == (len(library), 2, N)
+    assert decoded[:, 0].min() >= BOUNDS.lo and decoded[:, 0].max() <= BOUNDS.hi
+    assert decoded[:, 1].min() >= 0.1 and decoded[:, 1].max() <= 3.0
+    assert vae.reconstruction_error(pairs) < 0.2
+    rebuilt = ScheduleVAE.from_state(vae.state_arrays(), json.loads(json.dumps(vae.meta())))
+    assert isinstance(rebuilt.bounds, PairBounds) and rebuilt.bounds.d == beta_d.d
+    np.testing.assert_array_equal(rebuilt.decode(z), decoded)
+    with pytest.raises(ValueError, match="2, N"):
+        beta_d.to_unit(library)  # β_c schedules alone are not pairs

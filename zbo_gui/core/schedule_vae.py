@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from zbo_gui.core.config import ScheduleVAEConfig
-from zbo_gui.core.schedules import Bounds
+from zbo_gui.core.schedules import Bounds, PairBounds
 from zbo_gui.core.types import Controls, Progress, TrainingDiverged
 
 LATENT_DIM = 2
@@ -168,7 +168,7 @@ def _trained_what(unit: np.ndarray, bounds: Bounds, config: ScheduleVAEConfig,
     """
     what: dict[str, Any] = {
         "n_schedules": int(unit.shape[0]), "n_epochs": int(unit.shape[1]), "seed": int(seed),
-        "beta_lo": float(bounds.lo), "beta_hi": float(bounds.hi),
+        "beta_lo": float(bounds.lo), "beta_hi": float(bounds.hi), **_beta_d_bounds(bounds),
         "epochs": int(config.epochs), "lr": float(config.lr),
         "batch_size": int(config.batch_size), "hidden": [int(h) for h in config.hidden],
         "decoder_sig": float(config.decoder_sig),
@@ -176,6 +176,13 @@ def _trained_what(unit: np.ndarray, bounds: Bounds, config: ScheduleVAEConfig,
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode())
     digest.update(np.ascontiguousarray(unit, dtype="<f4").tobytes())
     return {**what, "sha256": digest.hexdigest()}
+
+
+def _beta_d_bounds(bounds: Bounds | PairBounds) -> dict[str, float]:
+    """β_d's bounds, for a VAE of schedule pairs (empty for β_c schedules)."""
+    if isinstance(bounds, PairBounds):
+        return {"beta_d_lo": float(bounds.d.lo), "beta_d_hi": float(bounds.d.hi)}
+    return {}
 
 
 def _build(n_epochs: int, config: ScheduleVAEConfig, seed: int):
@@ -200,7 +207,8 @@ class ScheduleVAE:
 
     Attributes:
         model: the pyroVED ``iVAE`` (CPU).
-        bounds: the β bounds used to normalise schedules.
+        bounds: the β bounds used to normalise schedules; :class:`PairBounds` for a VAE of
+            schedule pairs ``(2, N)`` (β_c and β_d, each normalised on its own scale).
         n_epochs: N, the schedule length.
         config: the settings it was trained with.
         losses: per-epoch training loss.
@@ -208,7 +216,7 @@ class ScheduleVAE:
     """
 
     model: object
-    bounds: Bounds
+    bounds: Bounds | PairBounds
     n_epochs: int
     config: ScheduleVAEConfig
     losses: list[float] = field(default_factory=list)
@@ -218,7 +226,7 @@ class ScheduleVAE:
     def train(
         cls,
         schedules: np.ndarray,
-        bounds: Bounds,
+        bounds: Bounds | PairBounds,
         config: ScheduleVAEConfig,
         seed: int,
         controls: Controls | None = None,
@@ -227,14 +235,15 @@ class ScheduleVAE:
         checkpoint: Callable[[TrainingCheckpoint], None] | None = None,
         checkpoint_every: int = 0,
     ) -> ScheduleVAE:
-        """Train on seed schedules ``(S, N)`` (β values inside ``bounds``).
+        """Train on seed schedules ``(S, N)`` (β values inside ``bounds``), or on schedule
+        pairs ``(S, 2, N)`` with :class:`PairBounds`.
 
         Progress is reported every epoch (stage ``"schedule_vae"``); the cancel flag is checked
         between epochs.
 
         Args:
-            schedules: the seed schedules, ``(S, N)`` β values.
-            bounds: the β bounds (normalisation).
+            schedules: the seed schedules, ``(S, N)`` β values (``(S, 2, N)`` pairs).
+            bounds: the β bounds (normalisation; :class:`PairBounds` for pairs).
             config: the settings.
             seed: the training seed.
             controls: progress sink and cancel flag.
@@ -267,7 +276,7 @@ class ScheduleVAE:
         # the trainer clears pyro's param store and re-seeds torch: restore after it
         trainer = SVItrainer(model, lr=config.lr, seed=seed, device="cpu")
         loader = init_dataloader(unit, batch_size=config.batch_size, shuffle=True)
-        vae = cls(model, bounds, int(unit.shape[1]), config)
+        vae = cls(model, bounds, int(unit.shape[1]) // _curves(bounds), config)
         first, seconds_before = 0, 0.0
         if resume is not None:
             first, seconds_before = _restore(resume, what, trainer, model, vae)
@@ -289,7 +298,7 @@ class ScheduleVAE:
         return vae
 
     def encode(self, schedules: np.ndarray) -> np.ndarray:
-        """Latent means of schedules: ``(S, N)`` β values → ``(S, 2)``."""
+        """Latent means of schedules: ``(S, N)`` β values (``(S, 2, N)`` pairs) → ``(S, 2)``."""
         import torch
 
         unit = self.bounds.to_unit(np.asarray(schedules, np.float64)).astype(np.float32)
@@ -297,18 +306,21 @@ class ScheduleVAE:
         return z_loc.numpy().astype(np.float64)
 
     def decode_unit(self, z: np.ndarray) -> np.ndarray:
-        """Decoded schedules in unit space (not clipped): ``(m, 2)`` → ``(m, N)``, one batch."""
+        """Decoded schedules in unit space (not clipped): ``(m, 2)`` → ``(m, N)`` (``(m, 2N)``
+        for pairs), one batch."""
         import torch
 
         z_t = torch.from_numpy(np.asarray(z, np.float32).reshape(-1, LATENT_DIM))
         return self.model.decode(z_t, batch_size=max(len(z_t), 1)).numpy().astype(np.float64)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Decoded β schedules, clipped into the bounds: ``(m, 2)`` → ``(m, N)``."""
+        """Decoded β schedules, clipped into the bounds: ``(m, 2)`` → ``(m, N)`` (``(m, 2, N)``
+        for pairs)."""
         return self.bounds.from_unit(np.clip(self.decode_unit(z), 0.0, 1.0))
 
     def reconstruction_error(self, schedules: np.ndarray) -> float:
-        """RMS error of encode → decode on ``(S, N)`` schedules, in unit (normalised) space."""
+        """RMS error of encode → decode on ``(S, N)`` schedules (``(S, 2, N)`` pairs), in unit
+        (normalised) space."""
         unit = self.bounds.to_unit(np.asarray(schedules, np.float64))
         recon = self.decode_unit(self.encode(schedules))
         return float(np.sqrt(np.mean((recon - unit) ** 2)))
@@ -320,7 +332,8 @@ class ScheduleVAE:
     def meta(self) -> dict[str, object]:
         """What :meth:`from_state` needs besides the weights (JSON-serialisable)."""
         return {
-            "beta_lo": self.bounds.lo, "beta_hi": self.bounds.hi, "n_epochs": self.n_epochs,
+            "beta_lo": self.bounds.lo, "beta_hi": self.bounds.hi, **_beta_d_bounds(self.bounds),
+            "n_epochs": self.n_epochs,
             "epochs": self.config.epochs, "lr": self.config.lr,
             "batch_size": self.config.batch_size, "hidden": list(self.config.hidden),
             "decoder_sig": self.config.decoder_sig, "losses": list(self.losses),
@@ -338,10 +351,18 @@ class ScheduleVAE:
             decoder_sig=float(meta["decoder_sig"]),
         )
         n_epochs = int(meta["n_epochs"])
-        model = _build(n_epochs, config, seed=0)
+        bounds: Bounds | PairBounds = Bounds(float(meta["beta_lo"]), float(meta["beta_hi"]))
+        if "beta_d_lo" in meta:
+            bounds = PairBounds(bounds, Bounds(float(meta["beta_d_lo"]),
+                                               float(meta["beta_d_hi"])))
+        model = _build(n_epochs * _curves(bounds), config, seed=0)
         model.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in weights.items()})
-        bounds = Bounds(float(meta["beta_lo"]), float(meta["beta_hi"]))
         return cls(model, bounds, n_epochs, config, list(meta["losses"]), float(meta["seconds"]))
+
+
+def _curves(bounds: Bounds | PairBounds) -> int:
+    """Curves per schedule: 2 for pairs (β_c, β_d), else 1."""
+    return 2 if isinstance(bounds, PairBounds) else 1
 
 
 def _capture(epoch: int, what: dict[str, Any], trainer: Any, model: Any, losses: list[float],

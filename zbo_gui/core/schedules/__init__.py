@@ -21,6 +21,7 @@ from zbo_gui.core.schedules.families import (
     FAMILIES,
     LOG_SCALE_RATIO,
     Bounds,
+    PairBounds,
     generate_family,
     jitter,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "FAMILIES",
     "LOG_SCALE_RATIO",
     "Bounds",
+    "PairBounds",
     "ScheduleLibrary",
     "clamp_positive",
     "configured_library",

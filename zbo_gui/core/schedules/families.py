@@ -112,6 +112,51 @@ class Bounds:
         return np.where(unit == 0.0, self.lo, np.where(unit == 1.0, self.hi, values))  # exact ends
 
 
+@dataclass(frozen=True)
+class PairBounds:
+    """Bounds of a schedule pair, β_c inside ``c`` and β_d inside ``d``, and the map between
+    pairs and unit space: the two curves side by side, each normalised on its own scale
+    (``(..., 2, N)`` ↔ ``(..., 2N)``).
+
+    Attributes:
+        c: the bounds of β_c.
+        d: the bounds of β_d.
+    """
+
+    c: Bounds
+    d: Bounds
+
+    @property
+    def lo(self) -> float:
+        """β_c's lower bound."""
+        return self.c.lo
+
+    @property
+    def hi(self) -> float:
+        """β_c's upper bound."""
+        return self.c.hi
+
+    def to_unit(self, pairs: np.ndarray) -> np.ndarray:
+        """``(..., 2, N)`` β_c and β_d per epoch → ``(..., 2N)`` unit values.
+
+        Raises:
+            ValueError: the last two axes are not ``(2, N)``.
+        """
+        pairs = np.asarray(pairs, dtype=np.float64)
+        if pairs.ndim < 2 or pairs.shape[-2] != 2:
+            raise ValueError(f"schedule pairs are (..., 2, N), got shape {pairs.shape}")
+        return np.concatenate([self.c.to_unit(pairs[..., 0, :]),
+                               self.d.to_unit(pairs[..., 1, :])], axis=-1)
+
+    def from_unit(self, unit: np.ndarray) -> np.ndarray:
+        """``(..., 2N)`` unit values → ``(..., 2, N)`` β_c and β_d (inverse of
+        :meth:`to_unit`)."""
+        unit = np.asarray(unit, dtype=np.float64)
+        n = unit.shape[-1] // 2
+        return np.stack([self.c.from_unit(unit[..., :n]), self.d.from_unit(unit[..., n:])],
+                        axis=-2)
+
+
 # ------------------------------------------------------------------------ families (unit space)
 
 
