@@ -62,14 +62,14 @@ def local_cluster(config: ExecutionConfig) -> Any:
         "dashboard_address": ":0", "silence_logs": logging.ERROR, "memory_limit": 0,
         "resources": {RESOURCE: 1},
     }
+    gpus = _cuda_devices()
     with dask.config.set(DASK_SETTINGS):
-        if _cuda_devices() > 1:
+        if gpus > 1:
             try:
                 from dask_cuda import LocalCUDACluster
             except ImportError:
                 log.info("dask-cuda is not installed: worker k trains on GPU k mod count")
             else:
-                gpus = _cuda_devices()
                 visible = ",".join(str(i % gpus) for i in range(config.workers))
                 return LocalCUDACluster(CUDA_VISIBLE_DEVICES=visible, **options)
         return LocalCluster(**options)

@@ -75,7 +75,6 @@ class InlineExecutor:
         self._objective = objective
         self._controls = Controls()
         self._queued: list[Request] = []
-        self._reports: list[WorkerProgress] = []
         self._on_report: Callable[[WorkerProgress], None] | None = None
 
     def submit(self, request: Request) -> None:
@@ -99,16 +98,13 @@ class InlineExecutor:
             message = WorkerProgress("", request.ticket, p.step, p.total, p.loss, "", pid)
             if self._on_report is not None:
                 self._on_report(message)
-            else:
-                self._reports.append(message)
 
         return [task.evaluate(self._objective, request,
                               Controls(progress=report, cancel=self._controls.cancel))]
 
     def progress(self) -> list[WorkerProgress]:
-        """Reports kept since the last call (none when a sink is set)."""
-        out, self._reports = self._reports, []
-        return out
+        """None: the reports go to the sink of :meth:`attach` as they happen."""
+        return []
 
     def cancel(self) -> None:
         """Forget the queued evaluation (a training in progress stops at the cancel flag)."""
@@ -142,8 +138,7 @@ class DaskExecutor:
         self.dashboard = str(getattr(client, "dashboard_link", "") or "")
         self._cancel = Event(f"zbo-cancel-{self.run_id}", client=client)
         self._reports: queue.SimpleQueue[WorkerProgress] = queue.SimpleQueue()
-        self._futures: dict[Any, int] = {}
-        self._requests: dict[int, Request] = {}
+        self._futures: dict[Any, int] = {}  # future -> ticket
         self._plugin = _plugin(self.run_id, objective, threads)
         client.register_plugin(self._plugin, name=self._plugin.name)
         client.subscribe_topic(task.PROGRESS_TOPIC, self._received)
@@ -162,7 +157,6 @@ class DaskExecutor:
                                      key=f"zbo-{self.run_id}-{request.ticket}-{uuid.uuid4().hex}",
                                      resources=self._resources)
         self._futures[future] = request.ticket
-        self._requests[request.ticket] = request
 
     def wait(self, timeout: float) -> list[TaskResult]:
         """TaskResults finished within ``timeout`` s; a task whose worker died twice is FAILED."""
@@ -175,14 +169,9 @@ class DaskExecutor:
             done, _ = wait(list(self._futures), timeout=timeout, return_when="FIRST_COMPLETED")
         except TimeoutError:  # nothing finished yet
             return []
-        out = []
-        for future in done:
-            ticket = self._futures.pop(future)
-            request = self._requests.pop(ticket)
-            out.append(self._outcome(future, request))
-        return out
+        return [self._outcome(future, self._futures.pop(future)) for future in done]
 
-    def _outcome(self, future: Any, request: Request) -> TaskResult:
+    def _outcome(self, future: Any, ticket: int) -> TaskResult:
         from distributed import KilledWorker
 
         try:
@@ -194,9 +183,9 @@ class DaskExecutor:
             message = (f"KilledWorker: the worker training it died {RETRIES + 1} times"
                        f" ({exc})")
         except Exception as exc:  # lost worker, a dependency's failure: one evaluation lost
-            log.warning("evaluation %d failed on its worker", request.ticket, exc_info=True)
+            log.warning("evaluation %d failed on its worker", ticket, exc_info=True)
             message = f"{type(exc).__name__}: {exc}"
-        return TaskResult(request.ticket, EvaluationStatus.FAILED, float("nan"), (),
+        return TaskResult(ticket, EvaluationStatus.FAILED, float("nan"), (),
                        message, time.time(), 0.0)
 
     def progress(self) -> list[WorkerProgress]:
@@ -219,7 +208,6 @@ class DaskExecutor:
             self._client.cancel(list(self._futures))
             self._cancel.clear()
         self._futures.clear()
-        self._requests.clear()
 
     def close(self) -> None:
         """Stop what is in flight, unregister the plugin, close the client and own cluster."""

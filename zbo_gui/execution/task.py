@@ -63,7 +63,6 @@ class TaskResult:
         started: UNIX time the training started.
         seconds: wall time of the evaluation.
         worker: who ran it (``"name@host"``; ``""`` in the calling process).
-        device: the torch device it trained on.
     """
 
     ticket: int
@@ -74,7 +73,6 @@ class TaskResult:
     started: float = 0.0
     seconds: float = 0.0
     worker: str = ""
-    device: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ class WorkerProgress:
 
 
 def evaluate(objective: Objective, request: Request, controls: Controls,
-             worker: str = "", device: str = "") -> TaskResult:
+             worker: str = "") -> TaskResult:
     """Train and score ``request``'s schedule once per seed; classify how it ended.
 
     A diverged training (or another numerical failure) gives FAILED with its message; a
@@ -137,7 +135,7 @@ def evaluate(objective: Objective, request: Request, controls: Controls,
     else:
         value = 0.0 if status is EvaluationStatus.COLLAPSED else float("nan")
     return TaskResult(request.ticket, status, value, tuple(results), message, started,
-                   time.perf_counter() - t0, worker, device)
+                   time.perf_counter() - t0, worker)
 
 
 # ---------------------------------------------------------------------- on a Dask worker
@@ -213,7 +211,7 @@ def run_on_worker(run_id: str, request: Request, cancel_name: str) -> TaskResult
     report(Progress("evaluation", 0, 0))
     try:
         return evaluate(objective, request, Controls(progress=report, cancel=RemoteCancel(
-            cancel_name)), worker=name, device=device)
+            cancel_name)), worker=name)
     except EvaluationCancelled:
         return None
 

@@ -100,7 +100,6 @@ class CampaignModel:
         self.dataset: DatasetSnapshot | None = None
         self.grid: GridSnapshot | None = None
         self.posterior: PosteriorSnapshot | None = None
-        self.proposal: Proposal | None = None
         self.pending: tuple[Proposal, ...] = ()
         self.evaluations: tuple[Evaluation, ...] = ()
         self.final: FinalModel | None = None
@@ -143,7 +142,6 @@ class CampaignModel:
         self.events.posterior(message)
 
     def _proposal(self, message: Proposal) -> None:
-        self.proposal = message
         self.pending = (*self.pending, message)
         self.events.proposal(message)
 
@@ -158,8 +156,6 @@ class CampaignModel:
         done = evaluation.proposal.grid_index
         if any(p.grid_index == done for p in self.pending):
             self.pending = tuple(p for p in self.pending if p.grid_index != done)
-            if self.proposal is not None and self.proposal.grid_index == done:
-                self.proposal = self.pending[-1] if self.pending else None
             self.events.proposal(self.proposal)
         self.events.evaluations(evaluation)
 
@@ -201,8 +197,7 @@ class CampaignModel:
 
     def clear_proposal(self) -> None:
         """The evaluations in flight were dropped (stopped): nothing is shown as next."""
-        if self.proposal is not None or self.pending:
-            self.proposal = None
+        if self.pending:
             self.pending = ()
             self.events.proposal(None)
         if any(w.training for w in self.workers.values()):
@@ -241,6 +236,11 @@ class CampaignModel:
         self.events.selection(None)
 
     # ------------------------------------------------------------------ derived facts
+    @property
+    def proposal(self) -> Proposal | None:
+        """The newest point in flight (None when nothing trains)."""
+        return self.pending[-1] if self.pending else None
+
     @property
     def is_open(self) -> bool:
         """Whether a campaign is open."""
