@@ -31,7 +31,7 @@ from zbo_gui.core.latent_grid import LatentGrid, build_grid
 from zbo_gui.core.objective import JrVAEObjective, Objective
 from zbo_gui.core.resources import check_memory, raw_layout
 from zbo_gui.core.schedule_vae import CheckpointMismatch, ScheduleVAE, TrainingCheckpoint
-from zbo_gui.core.schedules import Bounds, ScheduleLibrary, configured_library
+from zbo_gui.core.schedules import ScheduleLibrary, configured_library
 from zbo_gui.core.types import (
     Controls,
     Evaluation,
@@ -89,8 +89,8 @@ def seed_library(config: CampaignConfig) -> ScheduleLibrary:
             the line and the value).
     """
     sc = config.schedules
-    return configured_library(sc.counts, sc.n_epochs, Bounds(sc.beta_lo, sc.beta_hi),
-                              config.seed, sc.csv_files)
+    return configured_library(sc.counts, sc.n_epochs, sc.bounds(), config.seed, sc.csv_files,
+                              sc.beta_d_families)
 
 
 def checked_library(library: ScheduleLibrary, config: CampaignConfig) -> ScheduleLibrary:
@@ -103,6 +103,12 @@ def checked_library(library: ScheduleLibrary, config: CampaignConfig) -> Schedul
     if library.n_epochs != n:
         raise ScheduleError(f"the seed library has schedules of {library.n_epochs} epochs,"
                             f" but schedules.n_epochs is {n}: generate the library again")
+    if library.pairs != config.schedules.joint:
+        have = "pairs (β_c, β_d)" if library.pairs else "β_c schedules"
+        want = ("pairs: β_d bounds are set" if config.schedules.joint
+                else "β_c schedules: no β_d bounds are set")
+        raise ScheduleError(f"the seed library holds {have}, but the configuration wants {want};"
+                            " generate the library again")
     if len(library) < 4:
         raise ScheduleError(f"the seed library has {len(library)} schedules; a schedule VAE"
                             " needs at least 4")
@@ -134,7 +140,7 @@ class CampaignRunner:
                  objective: Objective | None = None) -> None:
         self.store = store
         self.config = config
-        self.bounds = Bounds(config.schedules.beta_lo, config.schedules.beta_hi)
+        self.bounds = config.schedules.bounds()
         self._objective = objective
         self.data: ImageSet | None = None
         self.library: ScheduleLibrary | None = None

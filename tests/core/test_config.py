@@ -24,6 +24,7 @@ from zbo_gui.core.config import (
     stored_config_from_toml,
 )
 from zbo_gui.core.errors import ConfigError, ZboError
+from zbo_gui.core.schedules import Bounds, PairBounds
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "campaign.toml"
 
@@ -251,6 +252,31 @@ def test_shipped_example_loads_and_documents_every_key() -> None:
     for section, table in expected.items():
         if isinstance(table, dict):
             assert written[section].keys() == table.keys(), section
+    # keys that are absent by default are documented as comments
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert "# beta_d_lo = 0.1" in text and "# beta_d_hi = 10.0" in text
+
+
+def test_beta_d_bounds_make_schedules_pairs_and_absent_keys_keep_the_constant() -> None:
+    plain = config_from_toml("")
+    assert not plain.schedules.joint and plain.schedules.bounds() == Bounds(0.1, 10.0)
+    assert "beta_d_lo" not in plain.to_toml()
+    joint = config_from_toml("[schedules]\nbeta_d_lo = 0.05\nbeta_d_hi = 5\n"
+                             "[schedules.beta_d_families]\nconstant = 1\n")
+    assert joint.schedules.joint
+    assert joint.schedules.bounds() == PairBounds(Bounds(0.1, 10.0), Bounds(0.05, 5.0))
+    assert dict(joint.schedules.beta_d_families) == {"constant": 1}  # the table replaces
+    assert config_from_toml(joint.to_toml()) == joint
+    for text, message in (
+            ("beta_d_lo = 0.1", "schedules.beta_d_hi is missing"),
+            ("beta_d_hi = 3", "schedules.beta_d_lo is missing"),
+            ("beta_d_lo = 2\nbeta_d_hi = 1", "beta_d_lo must be < schedules.beta_d_hi"),
+            ("beta_d_lo = 0\nbeta_d_hi = 1", "schedules.beta_d_lo"),
+            ("beta_d_lo = 0.1\nbeta_d_hi = 1\nbeta_d_families = {constant = 0}",
+             "schedules.beta_d_families"),
+            ("beta_d_families = {spiral = 1}", "spiral")):
+        with pytest.raises(ConfigError, match=message):
+            config_from_toml("[schedules]\n" + text + "\n")
 
 
 def test_a_stored_config_that_predates_the_warp_keeps_the_raw_objective() -> None:

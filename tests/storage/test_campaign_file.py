@@ -514,7 +514,7 @@ def test_read_only_open_leaves_the_file_identical(path: Path) -> None:
     fx.write_current(path)
     before = sha256(path)
     with CampaignStore.open(path) as s:
-        assert_campaign_contents(s, fx.campaign_contents(workers=True))
+        assert_campaign_contents(s, fx.campaign_contents(workers=True, pairs=True))
         for write in (lambda: s.write_final("x", {}, {}),
                       lambda: s.append_evaluation(fx.campaign_contents()["evaluations"][0])):
             with pytest.raises(CampaignFileError, match="read-only"):
@@ -562,13 +562,34 @@ def _checksummed(path: Path) -> set[str]:
         return {d.name for d in datasets if not d.fletcher32}
 
 
-def test_v3_fixture_still_reads_back() -> None:
+def test_v4_fixture_of_schedule_pairs_still_reads_back() -> None:
+    assert fx.V4_FILE.stat().st_size < 150_000
+    with CampaignStore.open(fx.V4_FILE) as s:
+        assert s.format_version == 4 and s.migrated_from is None
+        assert s.config_toml == fx.PAIRS_CONFIG_TOML and s.app_version == "0.1.0"
+        contents = fx.campaign_contents(workers=True, pairs=True)
+        assert contents["schedules"].shape == (5, 2, fx.N_EPOCHS)
+        assert_campaign_contents(s, contents)
+        assert s.read_evaluations()[0].proposal.schedule.shape == (2, fx.N_EPOCHS)
+        assert s.read_pending()[0].proposal.schedule.shape == (2, fx.N_EPOCHS)
+        assert stored_config_from_toml(s.config_toml).schedules.joint
+        assert s.verify() > 20
+
+
+def test_v3_fixture_is_migrated_and_keeps_its_beta_c_schedules(tmp_path: Path) -> None:
     assert fx.V3_FILE.stat().st_size < 150_000
     with CampaignStore.open(fx.V3_FILE) as s:
-        assert s.format_version == 3 and s.migrated_from is None
+        assert s.format_version == FORMAT_VERSION and s.migrated_from == 3
         assert s.config_toml == CONFIG and s.app_version == "0.1.0"
         assert_campaign_contents(s, fx.campaign_contents(workers=True))
-        assert s.verify() > 20
+        assert not stored_config_from_toml(s.config_toml).schedules.joint
+    path = tmp_path / "v3.h5"
+    shutil.copyfile(fx.V3_FILE, path)
+    with CampaignStore.open(path, writable=True) as s:
+        assert s.migrated_from == 3
+    with CampaignStore.open(path) as s:
+        assert s.migrated_from is None and s.format_version == 4 and s.verify() > 20
+        assert_campaign_contents(s, fx.campaign_contents(workers=True))
 
 
 def test_v2_fixture_is_migrated_in_memory_then_on_disk(tmp_path: Path) -> None:

@@ -196,7 +196,7 @@ def test_a_writer_whose_lease_was_taken_over_writes_nothing(campaign: Path) -> N
         _write_lease(campaign, host="node3", pid=77, age=0.0)
         with pytest.raises(CampaignFileError, match="another writer took this campaign file"
                                                     " over: zbo \\(pid 77 on node3"):
-            store.append_evaluation(fx.make_evaluation(3, rng))
+            store.append_evaluation(fx.make_evaluation(3, rng, pairs=True))
         assert store.n_evaluations == 3
     lease = CampaignStore.open(campaign).writer()
     assert lease is not None and lease.pid == 77  # not freed by the writer that lost it
@@ -284,7 +284,8 @@ def test_one_program_cannot_open_a_file_for_writing_twice(campaign: Path) -> Non
             CampaignStore.open(campaign, writable=True)
         with pytest.raises(CampaignFileError, match="already open for writing in this program"):
             CampaignStore.create(campaign, fx.CONFIG_TOML, "1", overwrite=True)
-        first.append_evaluation(fx.make_evaluation(3, rng))  # the first store still writes
+        # the first store still writes
+        first.append_evaluation(fx.make_evaluation(3, rng, pairs=True))
     with CampaignStore.open(campaign) as store:
         assert store.n_evaluations == 4 and store.verify() > 0
     assert sorted(p.name for p in campaign.parent.iterdir()) == [campaign.name]
@@ -324,7 +325,7 @@ def test_readers_see_a_consistent_file_while_a_writer_appends(campaign: Path) ->
         with CampaignStore.open({str(campaign)!r}, writable=True) as store:
             print("open", flush=True)
             for i in range(3, 400):  # far more often than trainings end
-                store.append_evaluation(fx.make_evaluation(i, rng, replicates=2))
+                store.append_evaluation(fx.make_evaluation(i, rng, replicates=2, pairs=True))
                 time.sleep(0.2)
     """)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     seen = []
@@ -346,6 +347,6 @@ def test_a_token_ending_in_zero_bytes_is_still_the_writers(campaign: Path,
     rng = np.random.default_rng(9)
     with CampaignStore.open(campaign, writable=True) as store:
         assert store.writer().held_here(campaign)
-        store.append_evaluation(fx.make_evaluation(3, rng))
+        store.append_evaluation(fx.make_evaluation(3, rng, pairs=True))
     lease = CampaignStore.open(campaign).writer()
     assert lease is not None and not lease.taken  # freed: the writer knew it was its own

@@ -27,6 +27,7 @@ from zbo_gui.core.data.base import FORMATS as DATA_FORMATS
 from zbo_gui.core.data.particles import min_image_size
 from zbo_gui.core.errors import ConfigError
 from zbo_gui.core.schedules import FAMILIES as SEED_FAMILIES
+from zbo_gui.core.schedules import Bounds, PairBounds
 
 OBJECTIVE_KINDS = ("usage", "paper")
 ACQUISITION_KINDS = ("logei", "ei", "ucb")
@@ -200,6 +201,13 @@ class ScheduleConfig:
         beta_hi: upper bound of β_c (> beta_lo). Log-scaled when beta_hi / beta_lo >= 10.
         counts: number of seed schedules per family (see ``core.schedules``).
         csv_files: extra seed schedules imported from CSV files (resampled to N).
+        beta_d_lo: lower bound of β_d; with ``beta_d_hi`` it makes every schedule a pair
+            (β_c, β_d) per epoch, both optimised in one latent space. Absent (None, the
+            default): β_d is the constant ``jrvae.beta_d``.
+        beta_d_hi: upper bound of β_d (> beta_d_lo). Log-scaled when beta_d_hi / beta_d_lo >= 10.
+        beta_d_families: relative shares of the families the seeds' β_d curves are drawn from
+            (used only with β_d bounds): the S seeds get β_d curves in these proportions,
+            paired at random with their β_c curves.
     """
 
     n_epochs: int = 50
@@ -212,10 +220,31 @@ class ScheduleConfig:
         }
     )
     csv_files: tuple[str, ...] = ()
+    beta_d_lo: float | None = None
+    beta_d_hi: float | None = None
+    beta_d_families: Mapping[str, int] = field(
+        default_factory=lambda: {"constant": 4, "cooldown": 2, "warmup": 2, "exponential": 1,
+                                 "segmented": 1}
+    )
+
+    @property
+    def joint(self) -> bool:
+        """Whether schedules are pairs (β_c, β_d): β_d bounds are set."""
+        return self.beta_d_lo is not None
+
+    def bounds(self) -> Bounds | PairBounds:
+        """The bounds of a schedule: β_c's, or :class:`PairBounds` of β_c and β_d."""
+        c = Bounds(self.beta_lo, self.beta_hi)
+        return PairBounds(c, Bounds(self.beta_d_lo, self.beta_d_hi)) if self.joint else c
 
     def __post_init__(self) -> None:
         _positive_int("schedules.n_epochs", self.n_epochs, 2)
-        for name in ("beta_lo", "beta_hi"):
+        if (self.beta_d_lo is None) != (self.beta_d_hi is None):
+            missing = "beta_d_hi" if self.beta_d_hi is None else "beta_d_lo"
+            raise ConfigError(f"schedules.{missing} is missing: set both beta_d_lo and"
+                              " beta_d_hi (optimise β_d) or neither (β_d = jrvae.beta_d)")
+        pairs = ("beta_d_lo", "beta_d_hi") if self.joint else ()
+        for name in ("beta_lo", "beta_hi", *pairs):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             if not ok or not math.isfinite(value) or value <= 0:
@@ -225,6 +254,17 @@ class ScheduleConfig:
                 f"schedules.beta_lo must be < schedules.beta_hi, got beta_lo={self.beta_lo!r}"
                 f" and beta_hi={self.beta_hi!r}"
             )
+        if self.joint and self.beta_d_lo >= self.beta_d_hi:
+            raise ConfigError(
+                f"schedules.beta_d_lo must be < schedules.beta_d_hi, got"
+                f" beta_d_lo={self.beta_d_lo!r} and beta_d_hi={self.beta_d_hi!r}"
+            )
+        for family, share in self.beta_d_families.items():
+            _choice("schedules.beta_d_families", family, SEED_FAMILIES)
+            _positive_int(f"schedules.beta_d_families.{family}", share, 0)
+        if self.joint and sum(self.beta_d_families.values()) == 0:
+            raise _fail("schedules.beta_d_families", dict(self.beta_d_families),
+                        "must give at least one family a share > 0")
         for family, count in self.counts.items():
             _choice("schedules.counts", family, SEED_FAMILIES)
             _positive_int(f"schedules.counts.{family}", count, 0)
@@ -492,6 +532,10 @@ class CampaignConfig:
             section = dataclasses.asdict(getattr(self, name))
             out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in section.items()}
         out["schedules"]["counts"] = dict(self.schedules.counts)
+        out["schedules"]["beta_d_families"] = dict(self.schedules.beta_d_families)
+        for key in ("beta_d_lo", "beta_d_hi"):  # absent: β_d is jrvae.beta_d (TOML has no null)
+            if out["schedules"][key] is None:
+                del out["schedules"][key]
         return out
 
     def to_toml(self) -> str:
@@ -522,8 +566,9 @@ def _build_section(name: str, cls: type, table: Any) -> Any:
             f"unknown key {name}.{unknown[0]} (known keys: {', '.join(sorted(known))})"
         )
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
-    if "counts" in kwargs and not isinstance(kwargs["counts"], Mapping):
-        raise _fail("schedules.counts", kwargs["counts"], "must be a table of family = count")
+    for key in ("counts", "beta_d_families"):
+        if key in kwargs and not isinstance(kwargs[key], Mapping):
+            raise _fail(f"schedules.{key}", kwargs[key], "must be a table of family = count")
     try:
         return cls(**kwargs)
     except TypeError as exc:  # e.g. a value of a type that cannot be compared
@@ -548,8 +593,10 @@ def config_from_dict(data: Mapping[str, Any], base: CampaignConfig | None = None
             merged = dataclasses.asdict(getattr(base, name))
             if not isinstance(data[name], Mapping):
                 raise ConfigError(f"[{name}] must be a table, got {data[name]!r}")
-            if name == "schedules" and "counts" in data[name]:
-                merged["counts"] = {}
+            if name == "schedules":
+                for key in ("counts", "beta_d_families"):
+                    if key in data[name]:
+                        merged[key] = {}
             merged.update(data[name])
             sections[name] = _build_section(name, cls, merged)
     if "seed" in data:

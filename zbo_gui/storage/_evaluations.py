@@ -13,7 +13,7 @@ One row per evaluation (``n`` rows), in ``/evaluations``::
         max_ei float64, status str16, objective float64, message str1024, started float64,
         seconds float64, replicate_start int64, replicate_count int64, worker str96
     z (n, 2) float64
-    schedule (n, N) float64
+    schedule (n, N) float64, or (n, 2, N) for schedule pairs (β_c, β_d; format 4)
 
 One row per replicate (``r`` rows in all), in ``/evaluations/replicates``; evaluation ``i`` owns
 rows ``replicate_start[i] : replicate_start[i] + replicate_count[i]``::
@@ -205,7 +205,7 @@ def write_pending(group: h5py.Group, pending: list[Pending]) -> None:
     group.attrs["pending"] = json.dumps([
         {"ticket": p.ticket, "grid_index": p.proposal.grid_index,
          "z": [float(v) for v in p.proposal.z],
-         "schedule": [float(v) for v in p.proposal.schedule],
+         "schedule": np.asarray(p.proposal.schedule, dtype=np.float64).tolist(),
          "source": p.proposal.source.value, "acquisition": p.proposal.acquisition,
          "max_ei": p.proposal.max_ei, "started": p.started, "worker": p.worker}
         for p in pending])

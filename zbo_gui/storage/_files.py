@@ -30,7 +30,7 @@ import numpy as np
 from zbo_gui.core.errors import CampaignFileError
 
 #: The format version this code writes; files with a larger version are refused.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: The value of the root attribute ``kind`` of every campaign file.
 KIND = "zbo-campaign"
 #: ``MIGRATIONS[v]`` upgrades an open, writable file from format version ``v`` to ``v + 1``

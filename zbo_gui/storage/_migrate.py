@@ -15,6 +15,15 @@ Format version 2 → 3: evaluations in flight and who ran each evaluation.
 - the evaluation rows gain the field ``worker`` (empty for the evaluations already stored);
 - ``/evaluations`` may carry the attribute ``pending`` (absent: nothing in flight).
 
+Format version 3 → 4: schedule pairs.
+- the seeds (``/seeds/schedules``), the grid's decoded schedules and the evaluations'
+  schedules (with those in flight) may be pairs, ``(..., 2, N)``: β_c and β_d per epoch, when
+  the configuration sets β_d bounds (``schedules.beta_d_lo``/``beta_d_hi``). A version-3 file
+  needs no rewrite: its configuration has no β_d bounds, so its schedules are all β_c curves
+  ``(..., N)`` with β_d the constant ``jrvae.beta_d``, which format 4 stores the same way. The
+  version is bumped so that an older zbo-gui refuses a file of pairs with a clear message
+  instead of misreading it.
+
 The caller repacks the file afterwards, so the replaced datasets' space is
 not carried along.
 """
@@ -111,3 +120,12 @@ def v2_to_v3(file: h5py.File) -> None:
 
 
 _files.MIGRATIONS[2] = v2_to_v3
+
+
+def v3_to_v4(file: h5py.File) -> None:
+    """Migrate an open, writable format-version-3 file to version 4 in place (nothing to
+    rewrite: see the module docstring)."""
+    del file
+
+
+_files.MIGRATIONS[3] = v3_to_v4

@@ -122,12 +122,14 @@ class StageAccess:
         """Store the seed schedule library.
 
         Args:
-            schedules: ``(S, N)`` seed schedules (stored as float64).
+            schedules: ``(S, N)`` seed schedules, or ``(S, 2, N)`` pairs (β_c, β_d) (stored as
+                float64).
             families: ``(S,)`` the family name of each schedule.
         """
         schedules = np.asarray(schedules, dtype=np.float64)
         families = [str(f) for f in families]
-        if schedules.ndim != 2 or len(families) != schedules.shape[0]:
+        pairs = schedules.ndim == 3 and schedules.shape[1] == 2
+        if not (schedules.ndim == 2 or pairs) or len(families) != schedules.shape[0]:
             raise ValueError(
                 f"schedules must be (S, N) with one family each, got {schedules.shape} and "
                 f"{len(families)} families"
@@ -144,7 +146,7 @@ class StageAccess:
         self._write_stage("seeds", fill)
 
     def read_seeds(self) -> tuple[np.ndarray, tuple[str, ...]]:
-        """The seed library: ``(schedules (S, N) float64, families (S,))``."""
+        """The seed library: ``(schedules (S, N) (pairs: (S, 2, N)) float64, families (S,))``."""
         with self._reading("the seed schedules") as file:
             group = self._stage(file, "seeds")
             families = tuple(f.decode("utf-8") for f in self._read(group["families"]))

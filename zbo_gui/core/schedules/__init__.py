@@ -15,7 +15,7 @@ Modules:
 - ``_checks``: argument checks shared by the above.
 """
 
-from zbo_gui.core.schedules.csv import configured_library, load_csv
+from zbo_gui.core.schedules.csv import beta_d_rng, configured_library, fill_beta_d, load_csv
 from zbo_gui.core.schedules.families import (
     EXTRA_FAMILIES,
     FAMILIES,
@@ -39,7 +39,9 @@ from zbo_gui.core.schedules.library import (
     ScheduleLibrary,
     clamp_positive,
     generate_library,
+    pair_curves,
     resample,
+    share_counts,
     validate_schedules,
 )
 
@@ -50,12 +52,16 @@ __all__ = [
     "Bounds",
     "PairBounds",
     "ScheduleLibrary",
+    "beta_d_rng",
     "clamp_positive",
     "configured_library",
+    "fill_beta_d",
     "generate_family",
     "generate_library",
     "jitter",
     "load_csv",
+    "pair_curves",
     "resample",
+    "share_counts",
     "validate_schedules",
 ]

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from zbo_gui.core.errors import ScheduleError
 from zbo_gui.core.schedules._checks import _check_n
-from zbo_gui.core.schedules.families import Bounds
-from zbo_gui.core.schedules.library import ScheduleLibrary, generate_library, resample
+from zbo_gui.core.schedules.families import Bounds, PairBounds
+from zbo_gui.core.schedules.library import (
+    ScheduleLibrary,
+    generate_library,
+    pair_curves,
+    resample,
+)
 
 
 def _split(line: str) -> list[str]:
@@ -43,7 +49,7 @@ def _parse(cell: str, where: str) -> float:
     return value
 
 
-def load_csv(path: str | os.PathLike, n_epochs: int) -> np.ndarray:
+def load_csv(path: str | os.PathLike, n_epochs: int, pairs: bool = False) -> np.ndarray:
     """Reads schedules from a CSV file and resamples each to ``n_epochs`` values.
 
     Two layouts: (a) one schedule per row of comma-separated numbers (rows may differ in length),
@@ -56,9 +62,12 @@ def load_csv(path: str | os.PathLike, n_epochs: int) -> np.ndarray:
     Args:
         path: The CSV file.
         n_epochs: Output length N, >= 2.
+        pairs: return schedule pairs: with layout (b), a ``beta_d`` column is the β_d curve;
+            without one (and with layout (a)) the β_d curve is NaN, for the caller to fill.
 
     Returns:
-        ``k x N`` float64 beta values, one row per schedule in the file.
+        ``k x N`` float64 beta values, one row per schedule in the file (``k x 2 x N`` with
+        ``pairs``).
 
     Raises:
         ScheduleError: Naming the file (and the line, where there is one) for a missing or
@@ -98,17 +107,13 @@ def load_csv(path: str | os.PathLike, n_epochs: int) -> np.ndarray:
     lowered = [c.lower() for c in header_cells]
     curves: list[list[float]] = []
     if "beta_c" in lowered:
-        col = lowered.index("beta_c")
-        curve = []
-        for line_no, cells in rows:
-            if len(cells) <= col:
-                raise ScheduleError(f"{name}, line {line_no}: no beta_c value (column {col + 1})")
-            curve.append(_parse(cells[col], f"{name}, line {line_no}, column {col + 1}"))
-        if len(curve) < 2:
-            raise ScheduleError(
-                f"{name}, line {header_line}: column beta_c has {len(curve)} value, need >= 2"
-            )
-        curves.append(curve)
+        columns = ["beta_c", "beta_d"] if pairs and "beta_d" in lowered else ["beta_c"]
+        for column in columns:
+            curves.append(_column(name, rows, lowered.index(column), column, header_line))
+        if pairs:
+            beta_d = (resample(np.asarray(curves[1]), n_epochs) if len(curves) == 2
+                      else np.full(n_epochs, np.nan))
+            return np.stack([resample(np.asarray(curves[0]), n_epochs), beta_d])[None]
     else:
         for line_no, cells in rows:
             if len(cells) < 2:
@@ -118,29 +123,74 @@ def load_csv(path: str | os.PathLike, n_epochs: int) -> np.ndarray:
             curves.append(
                 [_parse(c, f"{name}, line {line_no}, column {j + 1}") for j, c in enumerate(cells)]
             )
-    return np.stack([resample(np.asarray(c), n_epochs) for c in curves])
+    out = np.stack([resample(np.asarray(c), n_epochs) for c in curves])
+    return np.stack([out, np.full_like(out, np.nan)], axis=1) if pairs else out
 
 
-def configured_library(counts: dict[str, int], n_epochs: int, bounds: Bounds, seed: int,
-                       csv_files: tuple[str, ...] = ()) -> ScheduleLibrary:
+def _column(name: str, rows: list[tuple[int, list[str]]], col: int, column: str,
+            header_line: int) -> list[float]:
+    """The values of one named column, each checked."""
+    curve = []
+    for line_no, cells in rows:
+        if len(cells) <= col:
+            raise ScheduleError(f"{name}, line {line_no}: no {column} value (column {col + 1})")
+        curve.append(_parse(cells[col], f"{name}, line {line_no}, column {col + 1}"))
+    if len(curve) < 2:
+        raise ScheduleError(
+            f"{name}, line {header_line}: column {column} has {len(curve)} value, need >= 2"
+        )
+    return curve
+
+
+def beta_d_rng(seed: int, salt: int = 0) -> np.random.Generator:
+    """The random stream the β_d curves of a library are drawn from (apart from β_c's, so that
+    optimising β_d leaves the β_c seeds of the same seed unchanged)."""
+    return np.random.default_rng([int(seed), 0xBD, int(salt)])
+
+
+def fill_beta_d(pairs: np.ndarray, bounds: PairBounds, shares: Mapping[str, int],
+                rng: np.random.Generator) -> np.ndarray:
+    """``k x 2 x N`` pairs whose NaN β_d curves are replaced by curves drawn from the β_d
+    families (:func:`~zbo_gui.core.schedules.library.pair_curves`)."""
+    pairs = np.array(pairs, dtype=np.float64)
+    missing = np.isnan(pairs[:, 1]).any(axis=1)
+    if missing.any():
+        pairs[missing] = pair_curves(pairs[missing, 0], bounds.d, shares, rng)
+    return pairs
+
+
+def configured_library(counts: Mapping[str, int], n_epochs: int, bounds: Bounds | PairBounds,
+                       seed: int, csv_files: tuple[str, ...] = (),
+                       beta_d_families: Mapping[str, int] | None = None) -> ScheduleLibrary:
     """The seed library a configuration describes: its generated families (drawn with
     ``seed``), then every CSV file's curves (family ``csv``) — what ``zbo run`` uses, and the
     window's draft before any edit.
+
+    With :class:`PairBounds` the rows are pairs ``(2, N)``: each β_c curve gets a β_d curve
+    drawn from ``beta_d_families`` (a CSV file's own ``beta_d`` column where it has one).
 
     Raises:
         ScheduleError: a CSV file is missing or holds a bad value (the message names the file,
             the line and the value); nothing at all to draw.
     """
-    parts = []
+    joint = isinstance(bounds, PairBounds)
+    c_bounds = bounds.c if joint else bounds
+    parts, families = [], []
     if sum(int(c) for c in counts.values()) > 0:
-        parts.append(generate_library(counts, n_epochs, bounds, seed))
+        generated = generate_library(counts, n_epochs, c_bounds, seed)
+        curves = generated.schedules
+        parts.append(np.stack([curves, np.full_like(curves, np.nan)], axis=1)
+                     if joint else curves)
+        families += generated.families
     for path in csv_files:
-        curves = load_csv(path, n_epochs)
-        parts.append(ScheduleLibrary(curves, ("csv",) * len(curves)))
+        curves = load_csv(path, n_epochs, pairs=joint)
+        parts.append(curves)
+        families += ["csv"] * len(curves)
     if not parts:
         raise ScheduleError("the seed library would be empty: set a family count above 0 or"
                             " add a CSV file")
-    library = parts[0]
-    for part in parts[1:]:
-        library = library.concat(part)
-    return library
+    schedules = np.concatenate(parts)
+    if joint:
+        schedules = fill_beta_d(schedules, bounds, beta_d_families or {"constant": 1},
+                                beta_d_rng(seed))
+    return ScheduleLibrary(schedules, tuple(families))

@@ -30,12 +30,15 @@ class ScheduleLibrary:
     """A set of seed schedules and the family each came from.
 
     Attributes:
-        schedules: ``S x N`` float64 beta values, finite and > 0 (stored as a read-only copy).
-        families: Length-S family name per row, from :data:`FAMILIES` or :data:`EXTRA_FAMILIES`.
+        schedules: ``S x N`` float64 beta values, finite and > 0 (stored as a read-only copy);
+            ``S x 2 x N`` for schedule pairs (β_c and β_d per epoch).
+        families: Length-S family name per row (of β_c for pairs), from :data:`FAMILIES` or
+            :data:`EXTRA_FAMILIES`.
 
     Raises:
-        ScheduleError: If ``schedules`` is not ``S x N`` with ``N >= 2``, has non-finite or
-            non-positive values, or ``families`` has the wrong length or an unknown name.
+        ScheduleError: If ``schedules`` is not ``S x N`` (or ``S x 2 x N``) with ``N >= 2``, has
+            non-finite or non-positive values, or ``families`` has the wrong length or an
+            unknown name.
     """
 
     schedules: np.ndarray
@@ -43,9 +46,11 @@ class ScheduleLibrary:
 
     def __post_init__(self) -> None:
         schedules = np.array(self.schedules, dtype=np.float64)
-        if schedules.ndim != 2 or schedules.shape[1] < 2:
+        pairs = schedules.ndim == 3 and schedules.shape[1] == 2
+        if not (schedules.ndim == 2 or pairs) or schedules.shape[-1] < 2:
             raise ScheduleError(
-                f"library: schedules must have shape (S, N) with N >= 2, got {schedules.shape}"
+                "library: schedules must have shape (S, N) or, for pairs, (S, 2, N), with"
+                f" N >= 2, got {schedules.shape}"
             )
         families = tuple(self.families)
         if len(families) != schedules.shape[0]:
@@ -60,10 +65,11 @@ class ScheduleLibrary:
             )
         bad = ~np.isfinite(schedules) | (schedules <= 0)
         if bad.any():
-            row, col = np.argwhere(bad)[0]
+            where = tuple(np.argwhere(bad)[0])
+            curve = ("β_c, ", "β_d, ")[where[1]] if pairs else ""
             raise ScheduleError(
-                f"library: schedule {row}, epoch {col}: beta = {schedules[row, col]} "
-                "is not a finite value > 0"
+                f"library: schedule {where[0]}, {curve}epoch {where[-1]}: beta ="
+                f" {schedules[where]} is not a finite value > 0"
             )
         schedules.flags.writeable = False
         object.__setattr__(self, "schedules", schedules)
@@ -75,18 +81,32 @@ class ScheduleLibrary:
     @property
     def n_epochs(self) -> int:
         """The schedule length N."""
-        return self.schedules.shape[1]
+        return self.schedules.shape[-1]
+
+    @property
+    def pairs(self) -> bool:
+        """Whether the rows are schedule pairs ``(2, N)`` (β_c, β_d)."""
+        return self.schedules.ndim == 3
+
+    @property
+    def beta_c(self) -> np.ndarray:
+        """``S x N`` the β_c curves."""
+        return self.schedules[:, 0] if self.pairs else self.schedules
 
     def concat(self, other: ScheduleLibrary) -> ScheduleLibrary:
         """Returns this library's rows followed by ``other``'s (``(S1 + S2) x N``).
 
         Raises:
-            ScheduleError: If the two libraries have different N.
+            ScheduleError: If the two libraries have different N, or one holds pairs and the
+                other does not.
         """
         if other.n_epochs != self.n_epochs:
             raise ScheduleError(
                 f"library: cannot concatenate N = {other.n_epochs} schedules to N = {self.n_epochs}"
             )
+        if other.pairs != self.pairs:
+            raise ScheduleError("library: cannot concatenate schedule pairs (β_c, β_d) and"
+                                " β_c schedules")
         return ScheduleLibrary(
             np.concatenate([self.schedules, other.schedules]), self.families + other.families
         )
@@ -147,6 +167,55 @@ def generate_library(
             )
             names += [family] * count
     return ScheduleLibrary(np.concatenate(blocks), tuple(names))
+
+
+def share_counts(shares: Mapping[str, int], total: int) -> dict[str, int]:
+    """``total`` rows split among families in proportion to ``shares`` (largest remainders,
+    ties in :data:`FAMILIES` order).
+
+    Raises:
+        ConfigError: an unknown family, a negative share, or all shares 0.
+    """
+    unknown = sorted(str(name) for name in shares if name not in _GENERATORS)
+    if unknown:
+        raise ConfigError(f"unknown schedule families {unknown}; known: " + ", ".join(FAMILIES))
+    for name, share in shares.items():
+        _check_count(share, f"share of {name!r}")
+    weight = sum(int(v) for v in shares.values())
+    if weight == 0:
+        raise ConfigError(f"the β_d families need a share > 0, got {dict(shares)}")
+    names = [f for f in FAMILIES if int(shares.get(f, 0)) > 0]
+    exact = {f: total * int(shares[f]) / weight for f in names}
+    counts = {f: math.floor(exact[f]) for f in names}
+    rest = sorted(names, key=lambda f: (-(exact[f] - counts[f]), FAMILIES.index(f)))
+    for f in rest[: total - sum(counts.values())]:
+        counts[f] += 1
+    return counts
+
+
+def pair_curves(beta_c: np.ndarray, beta_d_bounds: Bounds, shares: Mapping[str, int],
+                rng: np.random.Generator) -> np.ndarray:
+    """Pairs β_c curves with β_d curves drawn from the β_d families.
+
+    The ``k`` β_d curves are drawn family by family in proportion to ``shares``
+    (:func:`share_counts`) inside ``beta_d_bounds``, then shuffled, so which β_c curve gets
+    which β_d shape is random.
+
+    Args:
+        beta_c: ``k x N`` β_c curves.
+        beta_d_bounds: the bounds of β_d.
+        shares: relative share of each β_d family.
+        rng: the random generator (advanced by the draw).
+
+    Returns:
+        ``k x 2 x N`` float64 schedule pairs.
+    """
+    beta_c = np.asarray(beta_c, dtype=np.float64)
+    k, n = beta_c.shape
+    blocks = [generate_family(f, c, n, beta_d_bounds, rng)
+              for f, c in share_counts(shares, k).items() if c]
+    beta_d = np.concatenate(blocks)[rng.permutation(k)] if blocks else np.empty((0, n))
+    return np.stack([beta_c, beta_d], axis=1)
 
 
 def resample(curve: np.ndarray, n: int) -> np.ndarray:

@@ -1,0 +1,161 @@
+"""β_c and β_d in one latent space (joint) against β_c alone with β_d fixed: real campaigns.
+
+Every arm is a real campaign (``CampaignRunner``, trainings in this process, one torch thread),
+stored in ``benchmarks/results/joint_campaigns/PROBLEM-ARM-rR.h5``; a campaign that was stopped
+is resumed where it ended, and the summary JSON is rewritten after every finished campaign, so
+the measurement can span several sessions.
+
+Problems (``--problem``):
+
+* ``q``: preset "Q" of DESIGN.md §2 (digits {0,1,4}, 400 images 16×16, 3 classes, 40 epochs).
+  Arms: ``c_only`` (β_c in [0.1, 10], β_d ≡ 1, the known-good value; budget B) and ``joint``
+  (β_c in [0.1, 10], β_d(epoch) in [0.1, 10]; budget 1.5·B): does the joint campaign find the
+  good β_d region by itself, its best accuracy within 0.03 of ``c_only``'s with ≤ 1.5× the
+  evaluations?
+* ``particles``: the particles demo (800 images 16×16, 1–4 particles, 4 classes, 50 epochs),
+  where the good β_d is not known. Arms, same budget B: ``c_only_bd1`` (β_d ≡ 1),
+  ``c_only_bd0.01`` (β_d ≡ 0.01, the paper's value for nanoparticles) and ``joint``
+  (β_d(epoch) in [0.01, 10]).
+
+Repetition r uses campaign seed r for every arm, so the arms share the data subset and the β_c
+seed curves (the β_d curves come from a stream of their own).
+
+    python benchmarks/joint_beta_d.py --problem q --reps 3 --budget 12
+    python benchmarks/joint_beta_d.py --problem particles --reps 1 --budget 12
+
+Writes ``benchmarks/results/joint_beta_d_PROBLEM.json``: per campaign, every evaluation's
+objective, accuracy and the first/last values of its β_c and β_d curves; per arm, the best
+accuracy (of any evaluation, and of the best-objective one) after each number of evaluations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _report import RESULTS, write_json
+
+from zbo_gui.core.config import (
+    BOConfig,
+    CampaignConfig,
+    DatasetConfig,
+    ExecutionConfig,
+    JrVAEConfig,
+    ScheduleConfig,
+)
+from zbo_gui.core.types import Evaluation
+from zbo_gui.runner import CampaignRunner
+
+CAMPAIGNS = RESULTS / "joint_campaigns"
+
+
+def _arms(problem: str, budget: int) -> dict[str, CampaignConfig]:
+    """The arms of a problem: name → configuration (seed 0; the caller sets the repetition)."""
+    if problem == "q":
+        base = CampaignConfig(
+            dataset=DatasetConfig(digits=(0, 1, 4), n_images=400, image_size=16),
+            schedules=ScheduleConfig(n_epochs=40),
+            jrvae=JrVAEConfig(classes=3, beta_d=1.0),
+            execution=ExecutionConfig(workers=0),
+        )
+        joint_budget = math.ceil(1.5 * budget)
+        return {
+            "c_only": base.replace(bo=BOConfig(budget=budget)),
+            "joint": base.replace(
+                schedules=ScheduleConfig(n_epochs=40, beta_d_lo=0.1, beta_d_hi=10.0),
+                bo=BOConfig(budget=joint_budget)),
+        }
+    base = CampaignConfig(dataset=DatasetConfig(source="particles"),
+                          execution=ExecutionConfig(workers=0), bo=BOConfig(budget=budget))
+    return {
+        "c_only_bd1": base.replace(jrvae=JrVAEConfig(beta_d=1.0)),
+        "c_only_bd0.01": base.replace(jrvae=JrVAEConfig(beta_d=0.01)),
+        "joint": base.replace(schedules=ScheduleConfig(beta_d_lo=0.01, beta_d_hi=10.0)),
+    }
+
+
+def _row(evaluation: Evaluation, beta_d: float) -> dict[str, Any]:
+    """What the report keeps of one evaluation."""
+    schedule = np.asarray(evaluation.proposal.schedule)
+    c = schedule[0] if schedule.ndim == 2 else schedule
+    d = schedule[1] if schedule.ndim == 2 else np.full_like(c, beta_d)
+    accuracy = [r.accuracy for r in evaluation.replicates]
+    return {
+        "objective": evaluation.objective, "status": evaluation.status.value,
+        "accuracy": float(np.mean(accuracy)) if accuracy else float("nan"),
+        "source": evaluation.proposal.source.value,
+        "beta_c": [float(c[0]), float(c[-1]), float(np.exp(np.mean(np.log(c))))],
+        "beta_d": [float(d[0]), float(d[-1]), float(np.exp(np.mean(np.log(d))))],
+        "seconds": evaluation.seconds,
+    }
+
+
+def run_campaign(path: Path, config: CampaignConfig) -> list[dict[str, Any]]:
+    """Runs (or resumes) one campaign to its budget; its evaluations as report rows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    runner = (CampaignRunner.open(path) if path.exists()
+              else CampaignRunner.create(path, config))
+    with runner:
+        runner.prepare()
+        start = time.perf_counter()
+
+        def done(evaluation: Evaluation) -> None:
+            row = _row(evaluation, config.jrvae.beta_d)
+            print(f"  {path.stem} #{evaluation.index + 1}: objective {row['objective']:.3f}"
+                  f" accuracy {row['accuracy']:.3f} β_c≈{row['beta_c'][2]:.2f}"
+                  f" β_d≈{row['beta_d'][2]:.3g} ({time.perf_counter() - start:.0f} s)",
+                  flush=True)
+
+        runner.run(on_evaluation=done)
+        return [_row(e, config.jrvae.beta_d) for e in runner.store.read_evaluations()]
+
+
+def _curves(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Best accuracy after each evaluation: of any evaluation, and of the incumbent (the
+    best objective so far)."""
+    best_any, incumbent, best_objective, at = [], [], -math.inf, float("nan")
+    top = -math.inf
+    for row in rows:
+        accuracy = row["accuracy"] if math.isfinite(row["accuracy"]) else -math.inf
+        top = max(top, accuracy)
+        if math.isfinite(row["objective"]) and row["objective"] > best_objective:
+            best_objective, at = row["objective"], row["accuracy"]
+        best_any.append(top)
+        incumbent.append(at)
+    return {"best_accuracy": best_any, "incumbent_accuracy": incumbent}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--problem", choices=("q", "particles"), default="q")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--budget", type=int, default=12)
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    arms = _arms(args.problem, args.budget)
+    report: dict[str, Any] = {"problem": args.problem, "budget": args.budget, "arms": {}}
+    for rep in range(args.reps):
+        for arm, config in arms.items():
+            path = CAMPAIGNS / f"{args.problem}-{arm}-r{rep}.h5"
+            print(f"{args.problem} {arm} repetition {rep}: {path}", flush=True)
+            rows = run_campaign(path, config.replace(seed=rep))
+            report["arms"].setdefault(arm, {})[str(rep)] = {"evaluations": rows, **_curves(rows)}
+            out = write_json(f"joint_beta_d_{args.problem}", report)
+            print(f"  wrote {out}", flush=True)
+    for arm, reps in report["arms"].items():
+        finals = [r["best_accuracy"][-1] for r in reps.values()]
+        incumbents = [r["incumbent_accuracy"][-1] for r in reps.values()]
+        print(f"{arm:14s} best accuracy {np.median(finals):.3f} (reps {np.round(finals, 3)}),"
+              f" incumbent's {np.median(incumbents):.3f}")
+
+
+if __name__ == "__main__":
+    main()
