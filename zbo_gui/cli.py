@@ -317,6 +317,12 @@ def _info(store: CampaignStore) -> tuple[int, dict, CampaignConfig, Lease | None
             store.writer(), store.migrated_from)
 
 
+def _first_last(values: list[float]) -> str:
+    """``[first, last]`` of a curve as text: one number when the two are equal."""
+    first, last = values
+    return f"{first:.3g}" if f"{first:.3g}" == f"{last:.3g}" else f"{first:.3g}→{last:.3g}"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     """``zbo info``: check every checksum, then summarise the campaign."""
     checked, info, config, lease, old = read_campaign(args.file, _info)
@@ -350,7 +356,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"best objective  {info['best_objective']:.4f} (evaluation {info['best_index'] + 1})")
     if info["rows"]:
         print(f"\n{'#':>3} {'source':<11} {'status':<9} {'objective':>9} {'l1':>7} {'l2':>7}"
-              f" {'accuracy':>8} {'nmi':>6}  usage / manifold intensity")
+              f" {'accuracy':>8} {'nmi':>6} {'β_d first→last':>15}  usage / manifold intensity")
 
         def fmt(v: float | None, width: int, digits: int = 4) -> str:
             return f"{v:>{width}.{digits}f}" if v is not None else f"{'-':>{width}}"
@@ -359,7 +365,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"{row['index'] + 1:>3} {row['source']:<11} {row['status']:<9}"
                   f" {fmt(row['objective'], 9)} {fmt(row['l1'], 7, 3)} {fmt(row['l2'], 7, 3)}"
                   f" {fmt(row['accuracy'], 8, 3)} {fmt(row['nmi'], 6, 3)}"
-                  f"  {row['class_usage']} / {[round(v, 3) for v in row['class_intensity']]}"
+                  f" {_first_last(row['beta_d']):>15}  {row['class_usage']}"
+                  f" / {[round(v, 3) for v in row['class_intensity']]}"
                   + (f"  {row['message']}" if row["message"] else ""))
     return 0
 

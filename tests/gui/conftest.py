@@ -23,8 +23,11 @@ from zbo_gui.model.messages import CampaignOpened, GridSnapshot, PosteriorSnapsh
 NX, NY, N_EPOCHS = 30, 20, 12  # a non-square grid: a transpose cannot go unnoticed
 
 
-def make_grid(nx: int = NX, ny: int = NY, n_epochs: int = N_EPOCHS) -> GridSnapshot:
-    """A ``ny x nx`` grid over [-2, 3] x [-1, 1.5] whose right-hand strip is infeasible."""
+def make_grid(nx: int = NX, ny: int = NY, n_epochs: int = N_EPOCHS,
+              pairs: bool = False) -> GridSnapshot:
+    """A ``ny x nx`` grid over [-2, 3] x [-1, 1.5] whose right-hand strip is infeasible;
+    ``pairs``: its schedules are pairs whose β_d falls from 10**(y/2) to 10**(x/4), β_d
+    bounds [0.01, 10]."""
     x = np.linspace(-2.0, 3.0, nx)
     y = np.linspace(-1.0, 1.5, ny)
     xx, yy = np.meshgrid(x, y)  # (ny, nx), row-major like the messages
@@ -34,12 +37,19 @@ def make_grid(nx: int = NX, ny: int = NY, n_epochs: int = N_EPOCHS) -> GridSnaps
     start = 10.0 ** (xx.ravel() / 3.0)
     stop = 10.0 ** (yy.ravel() / 3.0)
     decoded = start[:, None] + (stop - start)[:, None] * epochs[None, :]
+    seeds = np.ones((12, n_epochs))
+    if pairs:
+        d_start, d_stop = 10.0 ** (yy.ravel() / 2.0), 10.0 ** (xx.ravel() / 4.0)
+        beta_d = d_start[:, None] + (d_stop - d_start)[:, None] * epochs[None, :]
+        decoded = np.stack([decoded, beta_d], axis=1)
+        seeds = np.stack([seeds, np.full_like(seeds, 0.5)], axis=1)
     rng = np.random.default_rng(0)
     seed_z = np.column_stack([rng.uniform(-1.5, 1.5, 12), rng.uniform(-0.8, 1.2, 12)])
     families = tuple(["cooldown"] * 4 + ["warmup"] * 4 + ["constant"] * 4)
     return GridSnapshot(x=x, y=y, feasible=feasible, decoded=decoded, seed_z=seed_z,
-                        seed_schedules=np.ones((12, n_epochs)), seed_families=families,
-                        beta_lo=0.1, beta_hi=10.0, reconstruction_rms=0.01)
+                        seed_schedules=seeds, seed_families=families,
+                        beta_lo=0.1, beta_hi=10.0, reconstruction_rms=0.01,
+                        beta_d_bounds=(0.01, 10.0) if pairs else None)
 
 
 def make_posterior(grid: GridSnapshot, n_train: int = 5) -> PosteriorSnapshot:

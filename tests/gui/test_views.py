@@ -7,7 +7,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6 import QtGui
 
-from tests.gui.conftest import make_evaluation, make_grid, make_posterior, opened_model
+from tests.gui.conftest import N_EPOCHS, make_evaluation, make_grid, make_posterior, opened_model
 from zbo_gui.core.types import ProposalSource
 from zbo_gui.gui import plots
 from zbo_gui.gui.convergence import ConvergencePlot, best_so_far
@@ -46,8 +46,8 @@ def test_schedule_view_shows_exactly_the_curve_and_prediction(qtbot) -> None:
     view.clear_selected()
     assert view.selected_curve() is None and view.title() == ""
     assert view.best_curve() is not None
-    with pytest.raises(ValueError, match=r"shape \(2, 3\)"):
-        view.show_selected(np.ones((2, 3)), "bad")
+    with pytest.raises(ValueError, match=r"shape \(3, 3\)"):
+        view.show_selected(np.ones((3, 3)), "bad")
 
 
 def test_schedule_view_shows_the_models_best_and_selection_with_a_band(qtbot) -> None:
@@ -75,6 +75,38 @@ def test_schedule_view_shows_the_models_best_and_selection_with_a_band(qtbot) ->
     assert view.title().endswith("— objective 0.3") and "predicted" not in view.title()
     model.clear_selection()
     assert view.selected_curve() is None
+
+
+def test_schedule_view_shows_both_curves_of_schedule_pairs_with_bands(qtbot) -> None:
+    import dataclasses
+
+    model = opened_model()
+    view = _shown(qtbot, ScheduleView(model), height=420)
+    assert not view.shows_beta_d()
+    grid = dataclasses.replace(make_grid(pairs=True), decoder_sigma=0.1)
+    model.apply(grid)
+    assert view.shows_beta_d()
+    assert view.bound_positions(1) == pytest.approx((-2.0, 1.0))  # log10 of 0.01 and 10
+    x, y = float(grid.x[4]), float(grid.y[3])
+    model.select_point(x, y)
+    index = 3 * grid.x.size + 4
+    np.testing.assert_array_equal(view.selected_curve(0), grid.decoded[index][0])
+    np.testing.assert_array_equal(view.selected_curve(1), grid.decoded[index][1])
+    for curve in (0, 1):
+        low, high = view.band(curve)
+        selected = view.selected_curve(curve)
+        assert np.all(low <= selected + 1e-12) and np.all(high >= selected - 1e-12)
+        assert np.any(high > low)
+    evaluation = make_evaluation(0, (x, y), 0.3)
+    pair = np.stack([evaluation.proposal.schedule, np.linspace(0.02, 4.0, N_EPOCHS)])
+    model.apply(dataclasses.replace(
+        evaluation, proposal=dataclasses.replace(evaluation.proposal, schedule=pair)))
+    np.testing.assert_array_equal(view.best_curve(1), pair[1])
+    model.select_evaluation(0)
+    np.testing.assert_array_equal(view.selected_curve(1), pair[1])
+    assert view.band(1) is None
+    model.apply(make_grid())  # a campaign of β_c schedules hides the β_d panel again
+    assert not view.shows_beta_d()
 
 
 def test_schedule_view_log_scale_follows_the_bounds(qtbot) -> None:

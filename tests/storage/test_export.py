@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from zbo_gui.core.errors import ConfigError, ScheduleError
+from zbo_gui.core.schedules import load_csv
 from zbo_gui.storage import export
 from zbo_gui.storage.export import (
     export_csv,
@@ -136,11 +137,33 @@ def test_write_export_unknown_format(tmp_path: Path, schedule: np.ndarray,
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_schedule_pair_exports_its_beta_d_curve_in_every_format(
+        tmp_path: Path, schedule: np.ndarray, config: dict[str, Any]) -> None:
+    pair = np.stack([schedule, schedule[::-1] / 10])
+    write_export(tmp_path / "best.csv", "csv", pair, 1.0, config=config)
+    with (tmp_path / "best.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert np.array_equal([float(r["beta_c"]) for r in rows], pair[0])
+    assert np.array_equal([float(r["beta_d"]) for r in rows], pair[1])  # the curve, not 1.0
+    assert np.array_equal(load_csv(tmp_path / "best.csv", len(schedule), pairs=True)[0], pair)
+    snippet = (tmp_path / "best_train.py").read_text()
+    assert "scale_factor=[beta_c[e], beta_d[e]]" in snippet and "best.csv" in snippet
+    export_json(tmp_path / "best.json", pair, 1.0, objective=0.5, z=np.zeros(2),
+                which="best_evaluated", config=config)
+    document = json.loads((tmp_path / "best.json").read_text())
+    assert np.array_equal(document["schedule"], pair[0])
+    assert np.array_equal(document["beta_d"], pair[1])
+    export_npy(tmp_path / "best.npy", pair, 1.0)
+    assert np.array_equal(np.load(tmp_path / "best.npy"), pair.T)
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (np.ones((2, 3)), "1-D"),
-        (np.array([]), "1-D"),
+        (np.ones((3, 3)), r"\(N,\) array or a pair \(2, N\)"),
+        (np.ones((2, 2, 3)), r"got shape \(2, 2, 3\)"),
+        (np.array([]), "non-empty"),
+        (np.array([[1.0, 2.0], [0.5, 0.0]]), "beta_d value at epoch 1 is 0.0"),
         (np.array([1.0, 2.0, np.nan]), "epoch 2 is nan"),
         (np.array([1.0, np.inf]), "epoch 1 is inf"),
         (np.array([1.0, 0.5, 0.0, 3.0]), "epoch 2 is 0.0"),

@@ -14,26 +14,106 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from zbo_gui.core.schedules import LOG_SCALE_RATIO, Bounds
+from zbo_gui.core.schedules import LOG_SCALE_RATIO, Bounds, PairBounds
 from zbo_gui.gui import plots
 from zbo_gui.model.campaign import CampaignModel
 
 
 def _as_schedule(schedule: np.ndarray) -> np.ndarray:
+    """A schedule as ``(2, N)`` or ``(1, N)`` rows (a pair, or β_c alone)."""
     values = np.asarray(schedule, dtype=float)
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"a schedule is a non-empty (N,) array, got shape {values.shape}")
-    return values
+    if values.ndim == 1 and values.size:
+        return values[None]
+    if values.ndim == 2 and values.shape[0] == 2 and values.shape[1]:
+        return values
+    raise ValueError("a schedule is a non-empty (N,) array or a pair (2, N), got shape"
+                     f" {values.shape}")
+
+
+class _Panel:
+    """One curve's plot (β_c or β_d against epoch): the selected and the best curve, a band
+    around the selected one and dashed lines at the bounds."""
+
+    def __init__(self, name: str, legend: bool) -> None:
+        self.name = name
+        self.widget = plots.beta_plot_widget()
+        item = self.widget.getPlotItem()
+        item.setLabel("bottom", "epoch")
+        item.setLabel("left", name)
+        item.showGrid(x=True, y=True, alpha=0.2)
+        plots.plain_axes(item)
+        item.getViewBox().setMenuEnabled(False)  # log mode is ours (the bound lines follow it)
+        self.legend = item.addLegend(offset=(-5, 5), labelTextSize="8pt") if legend else None
+        self.best = item.plot(pen=pg.mkPen(plots.BEST_COLOR, width=2,
+                                           style=QtCore.Qt.PenStyle.DashDotLine))
+        self.band_values: tuple[np.ndarray, np.ndarray] | None = None
+        self.band = QtWidgets.QGraphicsPolygonItem()  # drawn in view coordinates
+        self.band.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
+        self.band.setZValue(-5)
+        item.addItem(self.band)
+        self.selected = item.plot(pen=pg.mkPen(width=2.5))
+        self.bounds: tuple[float, float] | None = None
+        self.bound_lines = (pg.InfiniteLine(angle=0, movable=False),
+                            pg.InfiniteLine(angle=0, movable=False))
+        for line in self.bound_lines:
+            line.setVisible(False)
+            item.addItem(line, ignoreBounds=False)
+        self.log = False
+
+    def set_bounds(self, bounds: tuple[float, float] | None) -> None:
+        self.bounds = bounds
+        for k, line in enumerate(self.bound_lines):
+            line.setVisible(bounds is not None)
+            if bounds is not None:
+                line.setToolTip(f"{self.name} {('lower', 'upper')[k]} bound = {bounds[k]:.4g}")
+        self.apply_log(self.log)
+
+    def apply_log(self, log: bool) -> None:
+        self.log = log
+        self.widget.getPlotItem().setLogMode(x=False, y=log)
+        self.draw_band()
+        if self.bounds is not None:
+            for line, value in zip(self.bound_lines, self.bounds, strict=True):
+                line.setValue(math.log10(value) if log else value)
+
+    def draw_band(self) -> None:
+        """The band as a polygon in view coordinates (log10 β on a log axis)."""
+        if self.band_values is None:
+            self.band.setPolygon(QtGui.QPolygonF())
+            return
+        lo, hi = self.band_values
+        if self.log:
+            lo, hi = np.log10(lo), np.log10(hi)
+        x = np.arange(lo.size, dtype=float)
+        points = [QtCore.QPointF(float(a), float(b)) for a, b in zip(x, lo, strict=True)]
+        points += [QtCore.QPointF(float(a), float(b))
+                   for a, b in zip(x[::-1], hi[::-1], strict=True)]
+        self.band.setPolygon(QtGui.QPolygonF(points))
+
+    def restyle(self, source: QtWidgets.QWidget) -> None:
+        plots.style_view(self.widget, source=source)
+        palette = source.palette()
+        highlight = palette.color(palette.ColorRole.Highlight)
+        foreground = palette.color(palette.ColorRole.Text)
+        self.selected.setPen(pg.mkPen(highlight, width=2.5))
+        band = QtGui.QColor(highlight)
+        band.setAlpha(50)
+        self.band.setBrush(QtGui.QBrush(band))
+        bound_pen = pg.mkPen(foreground, width=1, style=QtCore.Qt.PenStyle.DashLine)
+        for line in self.bound_lines:
+            line.setPen(bound_pen)
 
 
 class ScheduleView(QtWidgets.QWidget):
-    """Plot of KL-weight schedules β_c(epoch).
+    """Plot of KL-weight schedules: β_c(epoch), and β_d(epoch) below it for schedule pairs.
 
     Shows a *selected* schedule (the point clicked or hovered on the latent map, with the GP's
     prediction in the caption above the plot) and the *best* schedule found so far, between
-    dashed lines at the bounds [β_lo, β_hi]. The β axis is logarithmic when
-    ``β_hi / β_lo >= 10`` (the same rule as the schedule families), and the "Log β" box
-    overrides it.
+    dashed lines at the bounds [β_lo, β_hi]. When the campaign optimises β_d too (its
+    schedules are pairs), a second panel under the first, on the same epoch axis, shows their
+    β_d curves between β_d's bounds, with the same selection, band and best. The β axes are
+    logarithmic when a curve's ``hi / lo >= 10`` (the same rule as the schedule families), and
+    the "Log β" box overrides both.
 
     Args:
         model: the campaign model shown (None: a bare plot driven by its methods).
@@ -45,38 +125,18 @@ class ScheduleView(QtWidgets.QWidget):
         super().__init__(parent)
         plots.configure_pyqtgraph()
         self.model = model
-        self._bounds: tuple[float, float] | None = None
         self._selected_label = ""
         self._best_label = ""
         self._title = ""
-
-        self._plot = plots.beta_plot_widget()
-        item = self._plot.getPlotItem()
-        item.setLabel("bottom", "epoch")
-        item.setLabel("left", "β_c")
-        item.showGrid(x=True, y=True, alpha=0.2)
-        plots.plain_axes(item)
-        item.getViewBox().setMenuEnabled(False)  # log mode is ours (the bound lines follow it)
-        self._legend = item.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self._best = item.plot(pen=pg.mkPen(plots.BEST_COLOR, width=2,
-                                            style=QtCore.Qt.PenStyle.DashDotLine))
-        self._band_values: tuple[np.ndarray, np.ndarray] | None = None
-        self._band = QtWidgets.QGraphicsPolygonItem()  # drawn in view coordinates
-        self._band.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
-        self._band.setZValue(-5)
-        item.addItem(self._band)
-        self._selected = item.plot(pen=pg.mkPen(width=2.5))
-        self._bound_lines = (
-            pg.InfiniteLine(angle=0, movable=False),
-            pg.InfiniteLine(angle=0, movable=False),
-        )
-        for line in self._bound_lines:
-            line.setVisible(False)
-            item.addItem(line, ignoreBounds=False)
+        self._panels = (_Panel("β_c", legend=True), _Panel("β_d", legend=False))
+        c, d = self._panels
+        self._plot, self._legend, self._selected = c.widget, c.legend, c.selected
+        d.widget.setXLink(c.widget)
+        d.widget.setVisible(False)
 
         self._log_check = QtWidgets.QCheckBox("Log β")
         self._log_check.setToolTip(
-            "Logarithmic β axis (switched on automatically when β_hi / β_lo ≥ 10)")
+            "Logarithmic β axes (switched on automatically when β_hi / β_lo ≥ 10)")
         self._log_check.toggled.connect(self._apply_log_mode)
 
         # what the selected schedule is, above the plot (a plot title would widen the dock)
@@ -92,8 +152,10 @@ class ScheduleView(QtWidgets.QWidget):
         controls.addWidget(self._log_check)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
         layout.addLayout(controls)
-        layout.addWidget(self._plot, 1)
+        layout.addWidget(c.widget, 3)
+        layout.addWidget(d.widget, 2)
         self._restyle()
         if model is not None:
             model.events.opened.connect(lambda _: self._show_model())
@@ -111,7 +173,7 @@ class ScheduleView(QtWidgets.QWidget):
         if grid is None:
             self.clear()
         else:
-            self.set_bounds(grid.beta_lo, grid.beta_hi)
+            self.set_bounds(grid.beta_lo, grid.beta_hi, grid.beta_d_bounds)
         self._show_best()
         self._show_selection()
 
@@ -149,35 +211,42 @@ class ScheduleView(QtWidgets.QWidget):
         self.show_selected(schedule, label, mean, std, band=self._sigma_band(schedule))
 
     def _sigma_band(self, schedule: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """±1 σ of the schedule VAE's decoder around a decoded schedule, in β."""
+        """±1 σ of the schedule VAE's decoder around a decoded schedule (each curve on its own
+        scale), in β."""
         grid = self.model.grid if self.model is not None else None
         if grid is None or not math.isfinite(grid.decoder_sigma):
             return None
-        bounds = Bounds(grid.beta_lo, grid.beta_hi)
+        bounds: Bounds | PairBounds = Bounds(grid.beta_lo, grid.beta_hi)
+        if grid.beta_d_bounds is not None:
+            bounds = PairBounds(bounds, Bounds(*grid.beta_d_bounds))
         unit = bounds.to_unit(np.asarray(schedule, np.float64))
         lo = bounds.from_unit(np.clip(unit - grid.decoder_sigma, 0.0, 1.0))
         hi = bounds.from_unit(np.clip(unit + grid.decoder_sigma, 0.0, 1.0))
         return lo, hi
 
     # ------------------------------------------------------------------------------ inputs
-    def set_bounds(self, lo: float, hi: float) -> None:
-        """Draw the bounds of β_c as dashed lines and choose the axis scale.
+    def set_bounds(self, lo: float, hi: float,
+                   beta_d: tuple[float, float] | None = None) -> None:
+        """Draw the bounds of β_c as dashed lines and choose the axis scale; with ``beta_d``
+        bounds, show the β_d panel too.
 
         Args:
             lo: β_lo, > 0.
             hi: β_hi, > lo.
+            beta_d: β_d's ``(lo, hi)`` for schedule pairs; None hides the β_d panel.
 
         Raises:
             ValueError: if the bounds are not finite, ``lo <= 0`` or ``hi <= lo``.
         """
-        lo, hi = float(lo), float(hi)
-        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
-            raise ValueError(f"bounds must satisfy 0 < lo < hi, got lo={lo}, hi={hi}")
-        self._bounds = (lo, hi)
-        for line, name, value in zip(self._bound_lines, ("β_lo", "β_hi"), (lo, hi), strict=True):
-            line.setToolTip(f"{name} = {value:.4g}")
-            line.setVisible(True)
-        log = hi / lo >= LOG_SCALE_RATIO
+        pairs = [(float(lo), float(hi))] + ([] if beta_d is None else [tuple(map(float, beta_d))])
+        for a, b in pairs:
+            if not (math.isfinite(a) and math.isfinite(b) and 0 < a < b):
+                raise ValueError(f"bounds must satisfy 0 < lo < hi, got lo={a}, hi={b}")
+        c, d = self._panels
+        c.set_bounds(pairs[0])
+        d.set_bounds(pairs[1] if beta_d is not None else None)
+        d.widget.setVisible(beta_d is not None)
+        log = any(b / a >= LOG_SCALE_RATIO for a, b in pairs)
         if self._log_check.isChecked() != log:
             self._log_check.setChecked(log)  # calls _apply_log_mode
         else:
@@ -189,20 +258,23 @@ class ScheduleView(QtWidgets.QWidget):
         """Show the selected (clicked or hovered) schedule.
 
         Args:
-            schedule: ``(N,)`` β_c per epoch.
+            schedule: ``(N,)`` β_c per epoch, or a pair ``(2, N)`` (β_c, β_d).
             label: what it is (e.g. ``"z = (0.12, -0.40)"`` or ``"evaluation #4"``).
             mean: the GP's predicted objective there, if known.
             std: the GP's predicted standard deviation there, if known.
-            band: ``(low, high)``, each ``(N,)``: a band drawn around the schedule.
+            band: ``(low, high)``, each shaped like ``schedule``: a band drawn around it.
 
         Raises:
-            ValueError: if ``schedule`` is not a non-empty 1-D array.
+            ValueError: if ``schedule`` is neither ``(N,)`` nor ``(2, N)``.
         """
-        values = _as_schedule(schedule)
-        self._selected.setData(np.arange(values.size), values)
-        self._band_values = None if band is None else (_as_schedule(band[0]),
-                                                       _as_schedule(band[1]))
-        self._draw_band()
+        rows = _as_schedule(schedule)
+        bands = None if band is None else (_as_schedule(band[0]), _as_schedule(band[1]))
+        for k, panel in enumerate(self._panels):
+            values = rows[k] if k < len(rows) else np.zeros(0)
+            panel.selected.setData(np.arange(values.size), values)
+            panel.band_values = (None if bands is None or k >= len(rows)
+                                 else (bands[0][k], bands[1][k]))
+            panel.draw_band()
         self._selected_label = label
         title = label
         if mean is not None and math.isfinite(mean):
@@ -215,9 +287,10 @@ class ScheduleView(QtWidgets.QWidget):
 
     def clear_selected(self) -> None:
         """Remove the selected schedule and its title."""
-        self._selected.setData([], [])
-        self._band_values = None
-        self._draw_band()
+        for panel in self._panels:
+            panel.selected.setData([], [])
+            panel.band_values = None
+            panel.draw_band()
         self._selected_label = ""
         self._set_title("")
         self._update_legend()
@@ -226,79 +299,76 @@ class ScheduleView(QtWidgets.QWidget):
         """Show the best schedule so far.
 
         Args:
-            schedule: ``(N,)`` β_c per epoch.
+            schedule: ``(N,)`` β_c per epoch, or a pair ``(2, N)`` (β_c, β_d).
             label: its legend text (e.g. ``"best: #7, objective 0.41"``).
 
         Raises:
-            ValueError: if ``schedule`` is not a non-empty 1-D array.
+            ValueError: if ``schedule`` is neither ``(N,)`` nor ``(2, N)``.
         """
-        values = _as_schedule(schedule)
-        self._best.setData(np.arange(values.size), values)
+        rows = _as_schedule(schedule)
+        for k, panel in enumerate(self._panels):
+            values = rows[k] if k < len(rows) else np.zeros(0)
+            panel.best.setData(np.arange(values.size), values)
         self._best_label = label
         self._update_legend()
 
     def clear_best(self) -> None:
         """Remove the best schedule."""
-        self._best.setData([], [])
+        for panel in self._panels:
+            panel.best.setData([], [])
         self._best_label = ""
         self._update_legend()
 
     def clear(self) -> None:
-        """Remove both schedules and the bounds."""
+        """Remove both schedules and the bounds (and hide the β_d panel)."""
         self.clear_selected()
         self.clear_best()
-        self._bounds = None
-        for line in self._bound_lines:
-            line.setVisible(False)
+        for panel in self._panels:
+            panel.set_bounds(None)
+        self._panels[1].widget.setVisible(False)
 
     # ----------------------------------------------------------------------------- queries
-    def selected_curve(self) -> np.ndarray | None:
-        """The ``(N,)`` selected schedule shown (in β units), or None."""
-        return self._curve(self._selected)
+    def selected_curve(self, curve: int = 0) -> np.ndarray | None:
+        """The ``(N,)`` selected β_c (``curve=1``: β_d) curve shown (in β units), or None."""
+        return self._curve(self._panels[curve].selected)
 
-    def band(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The ``(low, high)`` band around the selected schedule (in β units), or None."""
-        return self._band_values
+    def band(self, curve: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``(low, high)`` band around the selected β_c (``curve=1``: β_d) curve (in β
+        units), or None."""
+        return self._panels[curve].band_values
 
-    def _draw_band(self) -> None:
-        """The band as a polygon in view coordinates (log10 β on a log axis)."""
-        if self._band_values is None:
-            self._band.setPolygon(QtGui.QPolygonF())
-            return
-        lo, hi = self._band_values
-        if self.is_log_scale():
-            lo, hi = np.log10(lo), np.log10(hi)
-        x = np.arange(lo.size, dtype=float)
-        points = [QtCore.QPointF(float(a), float(b)) for a, b in zip(x, lo, strict=True)]
-        points += [QtCore.QPointF(float(a), float(b))
-                   for a, b in zip(x[::-1], hi[::-1], strict=True)]
-        self._band.setPolygon(QtGui.QPolygonF(points))
+    def best_curve(self, curve: int = 0) -> np.ndarray | None:
+        """The ``(N,)`` best β_c (``curve=1``: β_d) curve shown (in β units), or None."""
+        return self._curve(self._panels[curve].best)
 
-    def best_curve(self) -> np.ndarray | None:
-        """The ``(N,)`` best schedule shown (in β units), or None."""
-        return self._curve(self._best)
+    def shows_beta_d(self) -> bool:
+        """Whether the β_d panel is part of the view (the schedules are pairs)."""
+        return not self._panels[1].widget.isHidden()
 
     def title(self) -> str:
         """The plot title (label and predicted objective of the selected schedule)."""
         return self._title
 
     def is_log_scale(self) -> bool:
-        """Whether the β axis is logarithmic."""
+        """Whether the β axes are logarithmic."""
         return self._log_check.isChecked()
 
-    def bound_positions(self) -> tuple[float, float] | None:
-        """The view positions of the (β_lo, β_hi) lines (log10 on a log axis), or None."""
-        if self._bounds is None:
+    def bound_positions(self, curve: int = 0) -> tuple[float, float] | None:
+        """The view positions of the lower and upper bound lines of β_c (``curve=1``: β_d)
+        (log10 on a log axis), or None."""
+        panel = self._panels[curve]
+        if panel.bounds is None:
             return None
-        lo, hi = self._bound_lines
+        lo, hi = panel.bound_lines
         return float(lo.value()), float(hi.value())
 
-    def plot_widget(self) -> pg.PlotWidget:
-        """The ``PlotWidget`` inside the view."""
-        return self._plot
+    def plot_widget(self, curve: int = 0) -> pg.PlotWidget:
+        """The ``PlotWidget`` of β_c (``curve=1``: β_d) inside the view."""
+        return self._panels[curve].widget
 
     def export_png(self, path: str) -> str:
-        """Write the plot as a PNG image, titled with what the caption says.
+        """Write the plot as a PNG image (both panels for schedule pairs), titled with what
+        the caption says.
 
         Args:
             path: the file to write.
@@ -306,6 +376,8 @@ class ScheduleView(QtWidgets.QWidget):
         Returns:
             The path written.
         """
+        if self.shows_beta_d():  # the caption above both panels, as shown
+            return str(plots.export_png(self, path))
         item = self._plot.getPlotItem()
         _, foreground = plots.palette_colors(self)
         item.setTitle(self._title or None, color=foreground, size="9pt")
@@ -331,29 +403,17 @@ class ScheduleView(QtWidgets.QWidget):
         if self._selected_label and self.selected_curve() is not None:
             self._legend.addItem(self._selected, "selected")
         if self._best_label and self.best_curve() is not None:
-            self._legend.addItem(self._best, self._best_label)
+            self._legend.addItem(self._panels[0].best, self._best_label)
         _, foreground = plots.palette_colors(self)
         self._legend.setLabelTextColor(foreground)
 
     def _apply_log_mode(self, log: bool) -> None:
-        self._plot.getPlotItem().setLogMode(x=False, y=log)
-        self._draw_band()
-        if self._bounds is not None:
-            for line, value in zip(self._bound_lines, self._bounds, strict=True):
-                line.setValue(math.log10(value) if log else value)
+        for panel in self._panels:
+            panel.apply_log(log)
 
     def _restyle(self) -> None:
-        plots.style_view(self._plot, source=self)
-        palette = self.palette()
-        highlight = palette.color(palette.ColorRole.Highlight)
-        foreground = palette.color(palette.ColorRole.Text)
-        self._selected.setPen(pg.mkPen(highlight, width=2.5))
-        band = QtGui.QColor(highlight)
-        band.setAlpha(50)
-        self._band.setBrush(QtGui.QBrush(band))
-        bound_pen = pg.mkPen(foreground, width=1, style=QtCore.Qt.PenStyle.DashLine)
-        for line in self._bound_lines:
-            line.setPen(bound_pen)
+        for panel in self._panels:
+            panel.restyle(self)
         self._set_title(self._title)
         self._update_legend()
 

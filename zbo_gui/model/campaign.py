@@ -279,7 +279,7 @@ class CampaignModel:
         return grid.index_of((x, y))
 
     def decoded(self, index: int) -> np.ndarray:
-        """The β schedule decoded at grid point ``index`` ``(N,)``."""
+        """The β schedule decoded at grid point ``index``: ``(N,)``, or a pair ``(2, N)``."""
         assert self.grid is not None
         return self.grid.decoded[index]
 

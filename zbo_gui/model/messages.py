@@ -81,15 +81,18 @@ class GridSnapshot:
         x: ``(G,)`` increasing x coordinates.
         y: ``(G,)`` increasing y coordinates.
         feasible: ``(G, G)`` bool, row-major (``[iy, ix]``).
-        decoded: ``(G*G, N)`` decoded β schedule of every grid point (flat index ``iy*G + ix``).
+        decoded: ``(G*G, N)`` decoded β schedule of every grid point (flat index ``iy*G + ix``);
+            ``(G*G, 2, N)`` schedule pairs (β_c, β_d) when β_d is optimised too.
         seed_z: ``(S, 2)`` encoded seed schedules.
-        seed_schedules: ``(S, N)`` the seed library.
+        seed_schedules: ``(S, N)`` the seed library (``(S, 2, N)`` pairs).
         seed_families: ``S`` family names.
         beta_lo: lower bound of β_c.
         beta_hi: upper bound of β_c.
         reconstruction_rms: schedule VAE's reconstruction error (unit space).
         decoder_sigma: the schedule VAE decoder's σ (unit space): how far a schedule decoded
             at a point may lie from the decoded mean.
+        beta_d_bounds: ``(lo, hi)`` of β_d for schedule pairs; None when β_d is the constant
+            ``jrvae.beta_d``.
     """
 
     x: np.ndarray
@@ -103,6 +106,7 @@ class GridSnapshot:
     beta_hi: float
     reconstruction_rms: float = float("nan")
     decoder_sigma: float = float("nan")
+    beta_d_bounds: tuple[float, float] | None = None
 
     def index_of(self, z: tuple[float, float] | np.ndarray) -> int:
         """Flat index of the grid point nearest ``z`` = (x, y)."""

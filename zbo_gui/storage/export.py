@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from zbo_gui.core.errors import ConfigError, ScheduleError
+from zbo_gui.core.schedules.pairs import split_pair
 from zbo_gui.storage._files import publish, temporary_next_to
 from zbo_gui.storage._paths import check_export
 
@@ -29,28 +30,35 @@ FORMATS = ("csv", "json", "npy")
 CSV_COLUMNS = ("epoch", "beta_c", "beta_d")
 
 
-def _check(schedule: Any, beta_d: float) -> np.ndarray:
-    """The schedule as a ``(N,)`` float64 array, after checking it and ``beta_d``.
+def _check(schedule: Any, beta_d: float) -> tuple[np.ndarray, np.ndarray]:
+    """The schedule's β_c and β_d curves, each ``(N,)`` float64, after checking them.
+
+    Args:
+        schedule: ``(N,)`` β_c per epoch, or a pair ``(2, N)`` (β_c, β_d).
+        beta_d: the constant β_d of a ``(N,)`` schedule.
 
     Raises:
-        ScheduleError: not 1-D, empty, or a value that is not finite and > 0 (the message names
-            the epoch and the value), or a bad ``beta_d``.
+        ScheduleError: not ``(N,)`` or ``(2, N)``, empty, or a value that is not finite and > 0
+            (the message names the curve, the epoch and the value), or a bad ``beta_d``.
     """
     array = np.asarray(schedule, dtype=np.float64)
-    if array.ndim != 1 or array.size == 0:
-        raise ScheduleError(f"the schedule must be a non-empty 1-D array, got shape {array.shape}")
-    bad = np.flatnonzero(~(np.isfinite(array) & (array > 0)))
-    if bad.size:
-        epoch = int(bad[0])
-        raise ScheduleError(
-            f"the schedule value at epoch {epoch} is {float(array[epoch])!r}; every value must "
-            "be finite and > 0"
-        )
+    if not (array.ndim == 1 or (array.ndim == 2 and array.shape[0] == 2)) or array.size == 0:
+        raise ScheduleError("the schedule must be a non-empty (N,) array or a pair (2, N),"
+                            f" got shape {array.shape}")
     if isinstance(beta_d, bool) or not isinstance(beta_d, int | float | np.floating | np.integer):
         raise ScheduleError(f"beta_d must be a number, got {beta_d!r}")
     if not (math.isfinite(beta_d) and beta_d > 0):
         raise ScheduleError(f"beta_d must be finite and > 0, got {float(beta_d)!r}")
-    return array
+    curves = split_pair(array, float(beta_d))
+    for name, curve in zip(("", "beta_d "), curves, strict=True):
+        bad = np.flatnonzero(~(np.isfinite(curve) & (curve > 0)))
+        if bad.size:
+            epoch = int(bad[0])
+            raise ScheduleError(
+                f"the schedule's {name}value at epoch {epoch} is {float(curve[epoch])!r}; every"
+                " value must be finite and > 0"
+            )
+    return curves
 
 
 def _write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -99,16 +107,17 @@ def shortest(value: float) -> float:
 
 
 def csv_text(schedule: np.ndarray, beta_d: float) -> str:
-    """The CSV export as text: header ``epoch,beta_c,beta_d``, one row per epoch from 0.
+    """The CSV export as text: header ``epoch,beta_c,beta_d``, one row per epoch from 0 (the
+    ``beta_d`` column is the pair's β_d curve, or the constant ``beta_d``).
 
     Floats parse back exactly at their stored precision (see :func:`shortest`).
     """
-    array = _check(schedule, beta_d)
+    curve_c, curve_d = _check(schedule, beta_d)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for epoch, value in enumerate(array):
-        writer.writerow((epoch, repr(shortest(value)), repr(shortest(beta_d))))
+    for epoch, (c, d) in enumerate(zip(curve_c, curve_d, strict=True)):
+        writer.writerow((epoch, repr(shortest(c)), repr(shortest(d))))
     return buffer.getvalue()
 
 
@@ -117,8 +126,8 @@ def export_csv(path: str | os.PathLike[str], schedule: np.ndarray, beta_d: float
 
     Args:
         path: the CSV file.
-        schedule: ``(N,)`` β_c per epoch, finite and > 0.
-        beta_d: the constant β_d.
+        schedule: ``(N,)`` β_c per epoch, or a pair ``(2, N)`` (β_c, β_d); finite and > 0.
+        beta_d: the constant β_d of a ``(N,)`` schedule.
 
     Raises:
         ScheduleError: a bad schedule or ``beta_d``.
@@ -134,12 +143,13 @@ def export_json(
 
     The object has the keys ``format`` (``"zbo-schedule"``), ``which`` (e.g.
     ``"best_evaluated"`` or ``"best_predicted"``), ``objective`` (null when not finite), ``z``
-    (the latent point), ``beta_d``, ``schedule`` (β_c per epoch), ``config`` and ``extra``.
+    (the latent point), ``beta_d`` (a number, or for a schedule pair the β_d curve, a list),
+    ``schedule`` (β_c per epoch), ``config`` and ``extra``.
 
     Args:
         path: the JSON file.
-        schedule: ``(N,)`` β_c per epoch, finite and > 0.
-        beta_d: the constant β_d.
+        schedule: ``(N,)`` β_c per epoch, or a pair ``(2, N)`` (β_c, β_d); finite and > 0.
+        beta_d: the constant β_d of a ``(N,)`` schedule.
         objective: the schedule's objective (observed or predicted).
         z: ``(2,)`` the schedule's point in the latent space.
         which: which optimum this is.
@@ -149,14 +159,15 @@ def export_json(
     Raises:
         ScheduleError: a bad schedule or ``beta_d``.
     """
-    array = _check(schedule, beta_d)
+    curve_c, curve_d = _check(schedule, beta_d)
+    pair = np.ndim(schedule) == 2
     document = {
         "format": "zbo-schedule",
         "which": which,
         "objective": _plain(float(objective)),
         "z": _plain(np.asarray(z, dtype=np.float64).ravel()),
-        "beta_d": shortest(beta_d),
-        "schedule": [shortest(v) for v in array],
+        "beta_d": [shortest(v) for v in curve_d] if pair else shortest(beta_d),
+        "schedule": [shortest(v) for v in curve_c],
         "config": _plain(config),
         "extra": _plain(extra or {}),
     }
@@ -165,13 +176,13 @@ def export_json(
 
 
 def export_npy(path: str | os.PathLike[str], schedule: np.ndarray, beta_d: float) -> None:
-    """Write the schedule as an ``(N, 2)`` float64 ``.npy`` array: columns β_c, β_d.
+    """Write the schedule as an ``(N, 2)`` float64 ``.npy`` array: columns β_c, β_d (the
+    pair's β_d curve, or the constant ``beta_d``).
 
     Raises:
         ScheduleError: a bad schedule or ``beta_d``.
     """
-    array = _check(schedule, beta_d)
-    table = np.column_stack([array, np.full_like(array, float(beta_d))])
+    table = np.column_stack(_check(schedule, beta_d))
     buffer = io.BytesIO()
     np.save(buffer, table, allow_pickle=False)
     _write_atomic(path, buffer.getvalue())

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from zbo_gui.core.config import stored_config_from_toml
+from zbo_gui.core.schedules import split_pair
 from zbo_gui.core.types import Evaluation, EvaluationStatus
 from zbo_gui.storage.campaign_file import STAGES, CampaignStore
 
@@ -21,9 +23,12 @@ def _mean(values: list[float]) -> float | None:
     return _num(float(np.mean(finite))) if finite else None
 
 
-def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
-    """One evaluation as a JSON-friendly dict (replicates averaged; usage summed)."""
+def evaluation_row(evaluation: Evaluation, beta_d: float) -> dict[str, Any]:
+    """One evaluation as a JSON-friendly dict (replicates averaged; usage summed; ``beta_c``
+    and ``beta_d`` the first and last value of each curve, β_d the constant ``beta_d`` of a
+    β_c schedule)."""
     reps = evaluation.replicates
+    curve_c, curve_d = split_pair(evaluation.proposal.schedule, beta_d)
     usage = np.sum([r.class_usage for r in reps], axis=0).tolist() if reps else []
     intensity = np.mean([r.class_intensity for r in reps], axis=0).tolist() if reps else []
     return {
@@ -39,6 +44,8 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
         "accuracy": _mean([r.accuracy for r in reps]),
         "nmi": _mean([r.nmi for r in reps]),
         "z": [float(v) for v in evaluation.proposal.z],
+        "beta_c": [float(curve_c[0]), float(curve_c[-1])],
+        "beta_d": [float(curve_d[0]), float(curve_d[-1])],
         "started": round(evaluation.started, 3),
         "seconds": round(evaluation.seconds, 2),
         "worker": evaluation.worker,
@@ -60,7 +67,8 @@ def summarize(store: CampaignStore) -> dict[str, Any]:
     best = max(ok, key=lambda e: e.objective) if ok else None
     length = None
     if store.has("seeds"):
-        length = int(store.read_seeds()[0].shape[1])
+        length = int(store.read_seeds()[0].shape[-1])
+    beta_d = stored_config_from_toml(store.config_toml).jrvae.beta_d
     return {
         "evaluations": len(evaluations),
         "succeeded": len(ok),
@@ -76,5 +84,5 @@ def summarize(store: CampaignStore) -> dict[str, Any]:
         "in_flight": [{"ticket": p.ticket, "z": [float(v) for v in p.proposal.z],
                        "started": round(p.started, 3), "worker": p.worker}
                       for p in store.read_pending()],
-        "rows": [evaluation_row(e) for e in evaluations],
+        "rows": [evaluation_row(e, beta_d) for e in evaluations],
     }

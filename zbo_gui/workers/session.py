@@ -287,6 +287,8 @@ class CampaignSession:
             beta_lo=float(cfg.schedules.beta_lo), beta_hi=float(cfg.schedules.beta_hi),
             reconstruction_rms=float(meta.get("reconstruction_rms", float("nan"))),
             decoder_sigma=float(meta.get("decoder_sig", float("nan"))),
+            beta_d_bounds=((float(cfg.schedules.beta_d_lo), float(cfg.schedules.beta_d_hi))
+                           if cfg.schedules.joint else None),
         )
 
     @staticmethod

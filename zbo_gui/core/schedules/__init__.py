@@ -12,6 +12,7 @@ Modules:
 - ``library``: :class:`ScheduleLibrary`, :func:`generate_library`, :func:`resample`,
   :func:`validate_schedules` and :func:`clamp_positive`.
 - ``csv``: :func:`load_csv` and :func:`configured_library`.
+- ``pairs``: :func:`split_pair` (a schedule's β_c and β_d curves).
 - ``_checks``: argument checks shared by the above.
 """
 
@@ -44,6 +45,7 @@ from zbo_gui.core.schedules.library import (
     share_counts,
     validate_schedules,
 )
+from zbo_gui.core.schedules.pairs import split_pair
 
 __all__ = [
     "EXTRA_FAMILIES",
@@ -63,5 +65,6 @@ __all__ = [
     "pair_curves",
     "resample",
     "share_counts",
+    "split_pair",
     "validate_schedules",
 ]
