@@ -80,7 +80,7 @@ class LibraryPlot(QWidget):
         families = np.array(library.families if library is not None else ())
         self._plotted = {}
         for family, item in self._items.items():
-            rows = (library.schedules[families == family] if library is not None
+            rows = (library.beta_c[families == family] if library is not None
                     else np.empty((0, 0)))
             self._plotted[family] = len(rows)
             if len(rows) == 0:
@@ -99,8 +99,8 @@ class LibraryPlot(QWidget):
         auto-ranged, so a plot laid out while hidden or tiny is framed right when shown."""
         lo, hi = bounds.lo, bounds.hi
         if library is not None and library.schedules.size:
-            lo = min(lo, float(np.min(library.schedules)))
-            hi = max(hi, float(np.max(library.schedules)))
+            lo = min(lo, float(np.min(library.beta_c)))
+            hi = max(hi, float(np.max(library.beta_c)))
         if bounds.log_scale:
             lo, hi = np.log10(lo), np.log10(hi)
         n_epochs = library.n_epochs if library is not None else 2
@@ -138,7 +138,7 @@ class LibraryPlot(QWidget):
         rows = [i for i, f in enumerate(self._library.families) if f == family]
         if not rows:
             return None
-        values = self._library.schedules[rows]
+        values = self._library.beta_c[rows]
         if self.plot.getPlotItem().getAxis("left").logMode:
             values = np.log10(values)
         at = np.array([np.interp(epoch, np.arange(values.shape[1]), v) for v in values])
@@ -153,7 +153,7 @@ class LibraryPlot(QWidget):
             return
         family = self._library.families[row]
         self._highlight.setPen(pg.mkPen(FAMILY_COLOURS.get(family, (0, 0, 0)), width=4))
-        self._highlight.setData(np.arange(self._library.n_epochs), self._library.schedules[row])
+        self._highlight.setData(np.arange(self._library.n_epochs), self._library.beta_c[row])
         self._highlight.show()
 
     def _on_curve_clicked(self, item: pg.GraphicsObject, event: object = None) -> None:

@@ -20,6 +20,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
     QGroupBox,
@@ -129,6 +131,9 @@ class SeedPanel(QWidget):
             self.count_spins[family] = spin
             self.family_docs[family] = text
 
+        # ---- β_d: a constant, or a curve optimised with β_c
+        beta_d = self._beta_d_box(config)
+
         # ---- actions
         self.generate_button = QPushButton("Generate")
         self.generate_button.setToolTip(
@@ -171,6 +176,7 @@ class SeedPanel(QWidget):
         left_layout.addWidget(self.form)
         left_layout.addLayout(seed_row)
         left_layout.addWidget(families)
+        left_layout.addWidget(beta_d)
         left_layout.addLayout(actions)
         left_layout.addWidget(self.message)
         left_layout.addWidget(self.summary)
@@ -204,6 +210,82 @@ class SeedPanel(QWidget):
         draft.events.config.connect(lambda _: self._show_draft_settings())
         self._show_draft_settings()
         self._show_library()
+
+    def _beta_d_box(self, config: ScheduleConfig) -> QGroupBox:
+        """The β_d group: optimise β_d(epoch) too (its bounds and seed families), or not."""
+        box = QGroupBox("β_d (discrete KL weight)")
+        box.setToolTip("β_d weighs the KL term of the discrete (class) latent. Off: the"
+                       " constant jrvae.beta_d of Settings. On: every seed is a pair (β_c, β_d)"
+                       " and the search optimises both curves in one latent space.")
+        layout = QGridLayout(box)
+        self._beta_d_rows: list[QWidget] = []  # shown only while β_d is optimised
+        self.beta_d_check = QCheckBox("Optimise β_d(epoch) too")
+        self.beta_d_check.setObjectName("schedules.beta_d")
+        self.beta_d_check.setToolTip(box.toolTip())
+        self.beta_d_check.toggled.connect(self._on_beta_d_toggled)
+        layout.addWidget(self.beta_d_check, 0, 0, 1, 4)
+        self.beta_d_spins: dict[str, QDoubleSpinBox] = {}
+        for col, (key, label, tip) in enumerate((
+                ("beta_d_lo", "β_d lo", "Lower bound of β_d (> 0)"),
+                ("beta_d_hi", "β_d hi", "Upper bound of β_d (> β_d lo); a log scale when"
+                                        " hi/lo ≥ 10"))):
+            spin = QDoubleSpinBox()
+            spin.setDecimals(4)
+            spin.setRange(1e-4, 1e4)
+            spin.setObjectName(f"schedules.{key}")
+            spin.setToolTip(tip)
+            spin.valueChanged.connect(self._on_settings_edited)
+            name = QLabel(label)
+            name.setToolTip(tip)
+            layout.addWidget(name, 1, 2 * col)
+            layout.addWidget(spin, 1, 2 * col + 1)
+            self.beta_d_spins[key] = spin
+            self._beta_d_rows += [name, spin]
+        shares = QLabel("β_d families (shares)")
+        shares.setToolTip("Relative shares of the families the seeds' β_d curves are drawn"
+                          " from; each seed's β_c curve gets one at random")
+        layout.addWidget(shares, 2, 0, 1, 4)
+        self._beta_d_rows.append(shares)
+        self.beta_d_share_spins: dict[str, QSpinBox] = {}
+        for k, family in enumerate(FAMILIES):
+            name = QLabel(family)
+            name.setStyleSheet(f"color: {family_colour(family)};")
+            spin = QSpinBox()
+            spin.setRange(0, 1000)
+            spin.setObjectName(f"schedules.beta_d_families.{family}")
+            spin.setToolTip(f"Share of {family} β_d curves")
+            spin.valueChanged.connect(self._on_settings_edited)
+            layout.addWidget(name, 3 + k // 2, 2 * (k % 2))
+            layout.addWidget(spin, 3 + k // 2, 2 * (k % 2) + 1)
+            self.beta_d_share_spins[family] = spin
+            self._beta_d_rows += [name, spin]
+        self._show_beta_d(config)
+        return box
+
+    def _show_beta_d(self, config: ScheduleConfig) -> None:
+        """The β_d widgets as ``config`` says (signals blocked)."""
+        widgets = (self.beta_d_check, *self.beta_d_spins.values(),
+                   *self.beta_d_share_spins.values())
+        for widget in widgets:
+            widget.blockSignals(True)
+        self.beta_d_check.setChecked(config.joint)
+        self.beta_d_spins["beta_d_lo"].setValue(config.beta_d_lo if config.joint else 0.1)
+        self.beta_d_spins["beta_d_hi"].setValue(config.beta_d_hi if config.joint else 10.0)
+        for family, spin in self.beta_d_share_spins.items():
+            spin.setValue(int(config.beta_d_families.get(family, 0)))
+        for widget in widgets:
+            widget.blockSignals(False)
+        self._enable_beta_d()
+
+    def _enable_beta_d(self) -> None:
+        """The bounds and shares: shown while β_d is optimised, editable in the draft."""
+        for widget in self._beta_d_rows:
+            widget.setVisible(self.beta_d_check.isChecked())
+            widget.setEnabled(self.beta_d_check.isEnabled())
+
+    def _on_beta_d_toggled(self, _on: bool) -> None:
+        self._enable_beta_d()
+        self._on_settings_edited()
 
     # ------------------------------------------------------------------ reading
 
@@ -239,8 +321,13 @@ class SeedPanel(QWidget):
             ConfigError: a field is invalid (the message names it).
         """
         base = self.form.value()
-        return dataclasses.replace(base, counts=self.counts(),
-                                   csv_files=self.draft.config.schedules.csv_files)
+        joint = self.beta_d_check.isChecked()
+        return dataclasses.replace(
+            base, counts=self.counts(), csv_files=self.draft.config.schedules.csv_files,
+            beta_d_lo=self.beta_d_spins["beta_d_lo"].value() if joint else None,
+            beta_d_hi=self.beta_d_spins["beta_d_hi"].value() if joint else None,
+            beta_d_families={f: s.value() for f, s in self.beta_d_share_spins.items()
+                             if s.value()})
 
     # ------------------------------------------------------------------ the draft's operations
 
@@ -343,8 +430,9 @@ class SeedPanel(QWidget):
         editable = not self._campaign_view
         for widget in (self.form, self.seed_spin, *self.count_spins.values(),
                        self.generate_button, self.import_button, self.remove_button,
-                       self.undo_button, self.sketch):
+                       self.undo_button, self.sketch, self.beta_d_check):
             widget.setEnabled(editable)
+        self._enable_beta_d()
         if self._campaign_view:
             assert self.campaign is not None and self.campaign.config is not None
             self.banner.setText(f"The seed library of the open campaign ({self.campaign.path});"
@@ -390,6 +478,7 @@ class SeedPanel(QWidget):
         self.seed_spin.blockSignals(True)
         self.seed_spin.setValue(int(seed))
         self.seed_spin.blockSignals(False)
+        self._show_beta_d(config)
         self.sketch.set_seed(int(seed))
         self.sketch.set_range(config.n_epochs, Bounds(config.beta_lo, config.beta_hi))
 
@@ -421,7 +510,10 @@ class SeedPanel(QWidget):
             counts[family] = counts.get(family, 0) + 1
         parts = ", ".join(f"<span style='color:{family_colour(f)}'>{n} {f}</span>"
                           for f, n in counts.items())
-        self.summary.setText(f"{len(library)} schedules × {library.n_epochs} epochs: {parts}")
+        pairs = (" (pairs: β_c shown; each has a β_d curve from the β_d families)"
+                 if library.pairs else "")
+        self.summary.setText(f"{len(library)} schedules × {library.n_epochs} epochs{pairs}:"
+                             f" {parts}")
 
     def curve_items(self) -> dict[str, pg.PlotDataItem]:
         """The plot item of each family in the library (its rows joined, separated by NaN)."""

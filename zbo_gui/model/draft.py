@@ -40,7 +40,9 @@ from zbo_gui.core.schedules import (
     EXTRA_FAMILIES,
     Bounds,
     ScheduleLibrary,
+    beta_d_rng,
     configured_library,
+    fill_beta_d,
     generate_library,
     load_csv,
 )
@@ -77,7 +79,8 @@ class DatasetPreview:
 
 
 #: What the generated rows of a library were drawn with: N, the bounds, the counts, the seed.
-_Drawn = tuple[int, float, float, tuple[tuple[str, int], ...], int]
+_Drawn = tuple[int, float, float, tuple[tuple[str, int], ...], int,
+               tuple[float, float] | None, tuple[tuple[str, int], ...]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,16 +99,23 @@ def generated_library(config: CampaignConfig) -> ScheduleLibrary:
         ScheduleError: a CSV file cannot be read or holds a bad value; no schedule at all.
     """
     sc = config.schedules
-    return configured_library(sc.counts, sc.n_epochs, Bounds(sc.beta_lo, sc.beta_hi),
-                              config.seed, sc.csv_files)
+    return configured_library(sc.counts, sc.n_epochs, sc.bounds(), config.seed, sc.csv_files,
+                              sc.beta_d_families)
 
 
-def _resampled(library: ScheduleLibrary, rows: list[int], n_epochs: int) -> ScheduleLibrary:
-    old = library.schedules[rows]
-    x_old = np.linspace(0.0, 1.0, old.shape[1])
+def _resampled(library: ScheduleLibrary, rows: list[int], n_epochs: int,
+               pairs: bool) -> np.ndarray:
+    """Rows of ``library`` resampled to ``n_epochs``: ``(k, N)``, or ``(k, 2, N)`` pairs for
+    ``pairs`` (β_d NaN, for the caller to draw, where the library had none)."""
+    old = library.schedules[rows].reshape(len(rows), -1, library.n_epochs)
+    x_old = np.linspace(0.0, 1.0, library.n_epochs)
     x_new = np.linspace(0.0, 1.0, n_epochs)
-    return ScheduleLibrary(np.stack([np.interp(x_new, x_old, r) for r in old]),
-                           tuple(library.families[i] for i in rows))
+    new = np.array([[np.interp(x_new, x_old, curve) for curve in row] for row in old])
+    if not pairs:
+        return new[:, 0]
+    if new.shape[1] == 1:
+        new = np.concatenate([new, np.full_like(new, np.nan)], axis=1)
+    return new
 
 
 class DraftModel:
@@ -154,11 +164,12 @@ class DraftModel:
         """What changed since the library was drawn ("" when nothing did), e.g. ``"seed 0 →
         7"``."""
         now, then = self._drawn_key(self._config), self._drawn
-        names = ("N", "β lo", "β hi", "family counts", "seed")
+        names = ("N", "β lo", "β hi", "family counts", "seed", "β_d bounds", "β_d families")
         parts = []
         for name, a, b in zip(names, then, now, strict=True):
             if a != b:
-                parts.append(name if name == "family counts" else f"{name} {a} → {b}")
+                parts.append(name if name in ("family counts", "β_d families")
+                             else f"{name} {a} → {b}")
         return ", ".join(parts)
 
     @property
@@ -170,7 +181,11 @@ class DraftModel:
     def _drawn_key(config: CampaignConfig) -> _Drawn:
         sc = config.schedules
         counts = tuple(sorted((k, int(v)) for k, v in sc.counts.items() if int(v)))
-        return sc.n_epochs, sc.beta_lo, sc.beta_hi, counts, int(config.seed)
+        d_bounds = (sc.beta_d_lo, sc.beta_d_hi) if sc.joint else None
+        d_shares = (tuple(sorted((k, int(v)) for k, v in sc.beta_d_families.items() if int(v)))
+                    if sc.joint else ())
+        return (sc.n_epochs, sc.beta_lo, sc.beta_hi, counts, int(config.seed), d_bounds,
+                d_shares)
 
     # ------------------------------------------------------------------ configuration
     def set_config(self, config: CampaignConfig) -> None:
@@ -229,18 +244,22 @@ class DraftModel:
             ScheduleError: nothing would remain (every count 0 and no other rows).
         """
         sc = self._config.schedules
-        parts = []
+        parts: list[np.ndarray] = []
+        families: list[str] = []
         if sum(sc.counts.values()) > 0:
-            parts.append(generate_library(sc.counts, sc.n_epochs,
-                                          Bounds(sc.beta_lo, sc.beta_hi), self._config.seed))
+            generated = generate_library(sc.counts, sc.n_epochs,
+                                         Bounds(sc.beta_lo, sc.beta_hi), self._config.seed)
+            curves = generated.schedules
+            parts.append(np.stack([curves, np.full_like(curves, np.nan)], axis=1)
+                         if sc.joint else curves)
+            families += generated.families
         extra = [i for i, f in enumerate(self._library.families) if f in EXTRA_FAMILIES]
         if extra:
-            parts.append(_resampled(self._library, extra, sc.n_epochs))
+            parts.append(_resampled(self._library, extra, sc.n_epochs, sc.joint))
+            families += [self._library.families[i] for i in extra]
         if not parts:
             raise ScheduleError("the library would be empty: set a count above 0")
-        library = parts[0]
-        for part in parts[1:]:
-            library = library.concat(part)
+        library = ScheduleLibrary(self._paired(np.concatenate(parts), 0), tuple(families))
         self._set_library(library, sc.csv_files)
         self._drawn = self._drawn_key(self._config)
         return library
@@ -254,7 +273,8 @@ class DraftModel:
         Raises:
             ScheduleError: the file cannot be read or holds a bad value (nothing changes).
         """
-        curves = load_csv(path, self._config.schedules.n_epochs)
+        sc = self._config.schedules
+        curves = self._paired(load_csv(path, sc.n_epochs, pairs=sc.joint), len(self._library))
         library = self._library.concat(ScheduleLibrary(curves, ("csv",) * len(curves)))
         name = str(path)
         files = self._config.schedules.csv_files
@@ -262,17 +282,39 @@ class DraftModel:
         return len(curves)
 
     def outside_bounds(self, curves: np.ndarray) -> int:
-        """How many of ``curves`` ``(k, N)`` leave the draft's bounds somewhere."""
+        """How many of ``curves`` ``(k, N)`` (pairs: ``(k, 2, N)``, each curve against its
+        own bounds) leave the draft's bounds somewhere."""
         sc = self._config.schedules
-        return int(((curves < sc.beta_lo) | (curves > sc.beta_hi)).any(axis=1).sum())
+        curves = np.asarray(curves, dtype=np.float64)
+        rows = curves.reshape(len(curves), -1, curves.shape[-1])
+        bounds = [(sc.beta_lo, sc.beta_hi), (sc.beta_d_lo, sc.beta_d_hi)][: rows.shape[1]]
+        out = np.zeros(len(curves), dtype=bool)
+        for k, (lo, hi) in enumerate(bounds):
+            if lo is not None:
+                out |= ((rows[:, k] < lo) | (rows[:, k] > hi)).any(axis=1)
+        return int(out.sum())
+
+    def _paired(self, schedules: np.ndarray, salt: int) -> np.ndarray:
+        """``schedules`` with NaN β_d curves drawn from the β_d families (stream ``salt``);
+        unchanged when β_d is not optimised."""
+        sc = self._config.schedules
+        if not sc.joint:
+            return schedules
+        return fill_beta_d(schedules, sc.bounds(), sc.beta_d_families,
+                           beta_d_rng(self._config.seed, salt))
 
     def add_sketch(self, rows: np.ndarray) -> None:
-        """Add a sketched curve and its variants ``(K + 1, N)`` as family ``sketch``.
+        """Add a sketched curve and its variants ``(K + 1, N)`` (β_c) as family ``sketch``;
+        when β_d is optimised too, each gets a β_d curve drawn from the β_d families.
 
         Raises:
             ScheduleError: rows of another length than N, or bad values.
         """
-        part = ScheduleLibrary(np.asarray(rows, dtype=np.float64), ("sketch",) * len(rows))
+        rows = np.asarray(rows, dtype=np.float64)
+        if self._config.schedules.joint and rows.ndim == 2:
+            rows = self._paired(np.stack([rows, np.full_like(rows, np.nan)], axis=1),
+                                len(self._library))
+        part = ScheduleLibrary(rows, ("sketch",) * len(rows))
         if part.n_epochs != self._library.n_epochs:
             raise ScheduleError(f"a sketch of {part.n_epochs} epochs does not fit a library of"
                                 f" {self._library.n_epochs}")
