@@ -13,6 +13,7 @@ from zbo_gui.gui.evaluations_table import COLUMNS, EvaluationsTable
 
 OBJECTIVE = COLUMNS.index("objective")
 USAGE = COLUMNS.index("class usage")
+BETA_D = COLUMNS.index("β_d")
 DISPLAY = QtCore.Qt.ItemDataRole.DisplayRole
 
 
@@ -36,18 +37,19 @@ def _is_nan(value: object) -> bool:
 
 def test_columns_and_cells(table) -> None:
     model = table.model
-    assert model.columnCount() == len(COLUMNS) == 11
+    assert model.columnCount() == len(COLUMNS) == 12
     assert model.rowCount() == 7
-    assert [model.headerData(c, QtCore.Qt.Orientation.Horizontal) for c in range(11)] == list(
+    assert [model.headerData(c, QtCore.Qt.Orientation.Horizontal) for c in range(12)] == list(
         COLUMNS)
-    row = [model.index(4, c).data(DISPLAY) for c in range(11)]
+    row = [model.index(4, c).data(DISPLAY) for c in range(12)]
     assert row[:4] == ["5", "you", "succeeded", "★ 0.55"]  # ★: the best, as on the map
     assert row[4] == "0.65" and row[6] == "0.8" and row[7] == "0.6"
+    assert row[BETA_D] == "1"  # β_c schedules: the constant jrvae.beta_d
     assert row[USAGE] == "90% / 10% / 0%"
-    assert row[9] == "12.5"
-    failed = [model.index(2, c).data(DISPLAY) for c in range(11)]
+    assert row[10] == "12.5"
+    failed = [model.index(2, c).data(DISPLAY) for c in range(12)]
     assert failed[2] == "failed" and failed[OBJECTIVE] == ""
-    assert failed[10] == "training diverged: loss is NaN"
+    assert failed[11] == "training diverged: loss is NaN"
     # failed rows are tinted, user rows bold, others plain
     assert model.index(2, 0).data(QtCore.Qt.ItemDataRole.BackgroundRole) is not None
     assert model.index(0, 0).data(QtCore.Qt.ItemDataRole.BackgroundRole) is None
@@ -55,6 +57,27 @@ def test_columns_and_cells(table) -> None:
     assert model.index(3, 3).data(QtCore.Qt.ItemDataRole.FontRole) is None
     assert model.headerData(3, QtCore.Qt.Orientation.Horizontal,
                             QtCore.Qt.ItemDataRole.ToolTipRole)
+
+
+def test_the_beta_d_column_shows_a_pairs_curve_first_to_last_and_sorts_by_its_mean(
+        qtbot, model) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    widget = EvaluationsTable(model)
+    qtbot.addWidget(widget)
+    for k, (first, last) in enumerate(((0.2, 0.5), (3.0, 3.0), (0.05, 8.0))):
+        ev = make_evaluation(k, (0.1 * k, 0.0), 0.1 + k / 10)
+        beta_c = ev.proposal.schedule
+        pair = np.stack([beta_c, np.geomspace(first, last, beta_c.size)])
+        model.apply(dataclasses.replace(
+            ev, proposal=dataclasses.replace(ev.proposal, schedule=pair)))
+    assert widget.displayed_column(BETA_D, DISPLAY) == ["0.2→0.5", "3", "0.05→8"]
+    widget.view.sortByColumn(BETA_D, QtCore.Qt.SortOrder.AscendingOrder)
+    assert widget.displayed_column(0, DISPLAY) == ["1", "3", "2"]  # means 0.32, 0.63, 3
+    rows = widget.model.csv_rows()
+    assert rows[2][BETA_D] == "0.05 8.0"
 
 
 def test_sorting_is_numeric_with_nan_last(table, model) -> None:

@@ -215,6 +215,63 @@ def test_the_walk_from_a_plain_window(window, qtbot, tmp_path, monkeypatch) -> N
     assert [e.index for e in evaluations] == [0, 1, 2, 3]
 
 
+def test_a_campaign_of_beta_c_and_beta_d_from_the_window(window, qtbot, tmp_path,
+                                                        monkeypatch) -> None:
+    """Seed panel: optimise β_d → New campaign → Start → the map, the schedule view, the
+    table and the export all show both curves."""
+    win = window
+    qtbot.mouseClick(win.dataset_panel.demo_buttons["demo"], Qt.MouseButton.LeftButton)
+    answer_modal(_settings_dialog(qtbot, "tiny", bo={"initial": "2", "budget": "3"}))
+    win.act_settings.trigger()
+    panel = win.seed_panel
+    win.inputs.tabs.setCurrentIndex(1)
+    qtbot.waitExposed(panel)
+    qtbot.mouseClick(panel.beta_d_check, Qt.MouseButton.LeftButton)
+    type_into(qtbot, panel.beta_d_spins["beta_d_lo"], "0.1")
+    type_into(qtbot, panel.beta_d_spins["beta_d_hi"], "10")
+    qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    assert panel.library().pairs
+    path = tmp_path / "joint.h5"
+    answer_file_dialogs(monkeypatch, save=str(path))
+    win.act_new.trigger()
+    _wait_state(qtbot, win, RunState.IDLE)
+    win.act_start.trigger()
+    _wait_state(qtbot, win, RunState.FINISHED)
+    n = win.draft.config.schedules.n_epochs
+    assert all(e.proposal.schedule.shape == (2, n) for e in win.model.evaluations)
+    # click the map: both curves of the decoded pair, each with its σ band
+    grid = win.model.grid
+    assert grid.beta_d_bounds == (0.1, 10.0) and grid.decoded.shape[1:] == (2, n)
+    index, x, y = feasible_point(grid, 0)
+    click_plot(qtbot, win.latent_map.plot_widget(), x, y)
+    view = win.schedule_view
+    assert view.shows_beta_d()
+    np.testing.assert_allclose(view.selected_curve(0), grid.decoded[index][0])
+    np.testing.assert_allclose(view.selected_curve(1), grid.decoded[index][1])
+    assert view.band(0) is not None and view.band(1) is not None
+    # the table's β_d column and a click on a row
+    column = [win.table.model.index(r, 8).data() for r in range(3)]
+    curves = [e.proposal.schedule[1] for e in win.model.evaluations]
+    assert column == [f"{c[0]:.3g}" if f"{c[0]:.3g}" == f"{c[-1]:.3g}"
+                      else f"{c[0]:.3g}→{c[-1]:.3g}" for c in curves]
+    table = win.table.view
+    win.docks["table"].raise_()
+    rect = table.visualRect(win.table.proxy.mapFromSource(win.table.model.index(1, 0)))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert win.model.selection.evaluation == 1
+    np.testing.assert_allclose(view.selected_curve(1), curves[1])
+    # export: the beta_d column is the best schedule's β_d curve
+    out = tmp_path / "best.csv"
+    answer_file_dialogs(monkeypatch, save=str(out))
+    win.act_export_csv.trigger()
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
+    best = win.model.best_evaluated().proposal.schedule
+    np.testing.assert_allclose([float(r["beta_d"]) for r in rows], best[1], rtol=1e-6)
+    config, library, _ = _stored(path)
+    assert config.schedules.joint and library.pairs
+
+
 # ---------------------------------------------------------------------------- the draft
 def test_settings_edit_the_draft_never_the_open_campaign(window, qtbot, tmp_path,
                                                           monkeypatch, finished_campaign) -> None:

@@ -113,6 +113,52 @@ def test_csv_import_adds_rows_and_bad_csv_leaves_library_unchanged(panel, tmp_pa
     assert _same(before, panel.library()) and panel.schedule_config().csv_files == ()
 
 
+def _type_into(qtbot, spin, text: str) -> None:
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), text)
+
+
+def test_beta_d_is_optimised_from_the_panel_and_the_library_becomes_pairs(panel, qtbot) -> None:
+    panel.resize(1000, 900)
+    with qtbot.waitExposed(panel):
+        panel.show()
+    before = panel.library()
+    assert not before.pairs and not panel.beta_d_spins["beta_d_lo"].isVisible()
+    qtbot.mouseClick(panel.beta_d_check, Qt.MouseButton.LeftButton)
+    assert panel.beta_d_spins["beta_d_lo"].isVisible()
+    assert panel.draft.config.schedules.joint  # the draft is what New campaign runs
+    assert "β_d bounds" in panel.message.text()  # the library is stale until Generate
+    _type_into(qtbot, panel.beta_d_spins["beta_d_lo"], "0.05")
+    _type_into(qtbot, panel.beta_d_spins["beta_d_hi"], "2")
+    qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    library = panel.library()
+    assert library.pairs and library.schedules.shape == (10, 2, 20)
+    np.testing.assert_array_equal(library.beta_c, before.schedules)  # β_c seeds unchanged
+    assert library.schedules[:, 1].min() >= 0.05 and library.schedules[:, 1].max() <= 2.0
+    assert "pairs" in panel.summary.text()
+    # only constant β_d curves
+    for family, spin in panel.beta_d_share_spins.items():
+        spin.setValue(1 if family == "constant" else 0)
+    qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    assert np.ptp(panel.library().schedules[:, 1], axis=1).max() == 0.0
+    assert dict(panel.draft.config.schedules.beta_d_families) == {"constant": 1}
+    # a sketch gets β_d curves too
+    drag_sketch(qtbot, panel.sketch, [(e, 2.0) for e in range(20)])
+    qtbot.mouseClick(panel.sketch.add_button, Qt.MouseButton.LeftButton)
+    assert panel.library().schedules.shape[1:] == (2, 20)
+    assert panel.library().families[-1] == "sketch"
+    # a bad bound names itself and blocks Generate; undo and unchecking go back
+    _type_into(qtbot, panel.beta_d_spins["beta_d_lo"], "5")
+    assert "beta_d_lo must be < schedules.beta_d_hi" in panel.message.text()
+    assert not panel.generate_button.isEnabled()
+    _type_into(qtbot, panel.beta_d_spins["beta_d_lo"], "0.05")
+    qtbot.mouseClick(panel.beta_d_check, Qt.MouseButton.LeftButton)
+    assert not panel.draft.config.schedules.joint
+    qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    assert not panel.library().pairs
+    assert np.array_equal(panel.library().schedules[:10], before.schedules)
+
+
 def test_invalid_bounds_show_the_config_message(panel, qtbot) -> None:
     hi = panel.form.editor("beta_hi")
     hi.selectAll()

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from zbo_gui.core.schedules import split_pair
 from zbo_gui.core.types import Evaluation, ProposalSource
 from zbo_gui.model.campaign import CampaignModel
 
 #: Column headers, in order.
 COLUMNS: tuple[str, ...] = (
-    "#", "source", "status", "objective", "ℓ1", "ℓ2", "accuracy", "NMI", "class usage",
-    "time (s)", "message",
+    "#", "source", "status", "objective", "ℓ1", "ℓ2", "accuracy", "NMI", "β_d",
+    "class usage", "time (s)", "message",
 )
 _HEADER_TIPS: tuple[str, ...] = (
     "Evaluation number (1-based, in the order they were run)",
@@ -31,6 +32,8 @@ _HEADER_TIPS: tuple[str, ...] = (
     "Within-class dissimilarity of the learned manifolds (mean over replicates)",
     "Accuracy of the discrete latent against the labels (diagnostic only; needs labels)",
     "Normalised mutual information of the discrete latent and the labels (diagnostic only)",
+    "β_d of the schedule, first → last epoch (the constant jrvae.beta_d when only β_c is"
+    " optimised); sorts by its geometric mean",
     "Share of the images the encoder assigns to each class (first replicate); "
     "sorts by the smallest share, so dead classes come first",
     "Wall time of the whole evaluation, in seconds",
@@ -42,7 +45,8 @@ SORT_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 INDEX_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2
 _FAILED_TINT = QtGui.QColor(220, 50, 47, 60)  # translucent red: reads on light and dark bases
 _COLLAPSED_TINT = QtGui.QColor(110, 110, 110, 60)  # translucent grey: stopped, scored 0
-_NUMERIC = frozenset({0, 3, 4, 5, 6, 7, 8, 9})
+_NUMERIC = frozenset({0, 3, 4, 5, 6, 7, 8, 9, 10})
+_BETA_D, _USAGE, _SECONDS, _MESSAGE = 8, 9, 10, 11
 
 
 def _mean_of(evaluation: Evaluation, name: str) -> float:
@@ -154,8 +158,12 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
         return None
 
     # ---------------------------------------------------------------------------- cells
-    @staticmethod
-    def _value(ev: Evaluation, column: int) -> float | str:
+    def _beta_d(self, ev: Evaluation) -> np.ndarray:
+        """The evaluation's β_d curve ``(N,)`` (constant when only β_c is optimised)."""
+        config = self.campaign.config
+        return split_pair(ev.proposal.schedule, config.jrvae.beta_d if config else 1.0)[1]
+
+    def _value(self, ev: Evaluation, column: int) -> float | str:
         """The raw value of a cell: a float (NaN when missing) or a str."""
         match column:
             case 0:
@@ -175,12 +183,14 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
             case 7:
                 return _mean_of(ev, "nmi")
             case 8:
+                return float(np.exp(np.mean(np.log(self._beta_d(ev)))))
+            case 9:
                 usage = _usage(ev)
                 total = usage.sum()
                 return float(usage.min() / total) if usage.size and total > 0 else float("nan")
-            case 9:
-                return float(ev.seconds)
             case 10:
+                return float(ev.seconds)
+            case 11:
                 return ev.message
         return ""
 
@@ -191,24 +201,27 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
             return "you" if ev.proposal.source is ProposalSource.USER else ev.proposal.source.value
         if column == 3 and ev is self.campaign.best_evaluated():
             return f"★ {_fmt(float(ev.objective))}"  # ★: best, as on the map
-        if column == 8:
+        if column == _BETA_D:
+            first, last = (_fmt(float(v), 3) for v in self._beta_d(ev)[[0, -1]])
+            return first if first == last else f"{first}→{last}"
+        if column == _USAGE:
             usage = _usage(ev)
             total = usage.sum()
             if usage.size == 0 or total <= 0:
                 return ""
             return " / ".join(f"{100 * u / total:.0f}%" for u in usage)
-        if column == 9:
+        if column == _SECONDS:
             return f"{ev.seconds:.1f}"
-        if column == 10:
+        if column == _MESSAGE:
             lines = ev.message.strip().splitlines()
             return lines[0] if lines else ""
         value = self._value(ev, column)
         return _fmt(value) if isinstance(value, float) else str(value)
 
     def _tooltip(self, ev: Evaluation, column: int) -> str:
-        if column == 10 and ev.message:
+        if column == _MESSAGE and ev.message:
             return ev.message
-        if column == 8 and ev.replicates:
+        if column == _USAGE and ev.replicates:
             lines = [f"seed {r.seed}: " + ", ".join(str(int(u)) for u in r.class_usage)
                      for r in ev.replicates]
             return "images per class\n" + "\n".join(lines)
@@ -222,7 +235,8 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
         """The rows as CSV fields, in model order.
 
         Numbers are at full precision and missing ones empty; "class usage" holds the images
-        per class of the first replicate separated by spaces; "message" is the whole message.
+        per class of the first replicate separated by spaces; "β_d" the first and last value
+        of the β_d curve separated by a space; "message" is the whole message.
         """
         rows = []
         for ev in self.campaign.evaluations[:self._shown]:
@@ -231,7 +245,9 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
                 value = self._value(ev, column)
                 if column == 0:
                     fields.append(str(ev.index + 1))
-                elif column == 8:
+                elif column == _BETA_D:
+                    fields.append(" ".join(repr(float(v)) for v in self._beta_d(ev)[[0, -1]]))
+                elif column == _USAGE:
                     fields.append(" ".join(str(int(u)) for u in _usage(ev)))
                 elif isinstance(value, float):
                     fields.append(repr(value) if math.isfinite(value) else "")
