@@ -192,7 +192,11 @@ def _drive(runner: CampaignRunner, stop: StopSignals, bars: ProgressBars) -> int
         bars.close()
         done = len(campaign.evaluations)
         feasible = float(campaign.grid.feasible.mean())
-        print(f"zbo: {path}: feasible latent region {feasible:.0%} of the grid;"
+        sc = runner.config.schedules
+        what = f"β_c in [{sc.beta_lo:g}, {sc.beta_hi:g}]" + (
+            f" and β_d in [{sc.beta_d_lo:g}, {sc.beta_d_hi:g}] optimised together" if sc.joint
+            else f", β_d = {runner.config.jrvae.beta_d:g}")
+        print(f"zbo: {path}: {what}; feasible latent region {feasible:.0%} of the grid;"
               f" {done}/{budget} evaluations done", file=sys.stderr)
         executor = runner.start_executor()
         if runner.config.execution.workers > 0:  # the trainings have the cores: the GP, one

@@ -126,7 +126,7 @@ class Prediction:
     Attributes:
         grid_index: flat grid index of the maximiser of the posterior mean.
         z: ``(2,)`` its latent point.
-        schedule: ``(N,)`` its decoded schedule.
+        schedule: ``(N,)`` its decoded schedule (``(2, N)`` for schedule pairs).
         mean: predicted objective there.
         std: posterior standard deviation there.
     """

@@ -270,7 +270,8 @@ class LatentMapView(QtWidgets.QWidget):
         return self.model.grid_index(x, y)
 
     def schedule_at(self, x: float, y: float) -> np.ndarray | None:
-        """The ``(N,)`` schedule decoded at the grid cell containing ``(x, y)``, or None."""
+        """The ``(N,)`` schedule (a pair: ``(2, N)``) decoded at the grid cell containing
+        ``(x, y)``, or None."""
         index = self.grid_index_at(x, y)
         return None if index is None else self.model.decoded(index)
 

@@ -91,7 +91,8 @@ _TOOLTIPS = {
         "sampler": "Likelihood of the decoded pixels.",
         "lr": "Learning rate of the jrVAE's optimiser (DESIGN preset: 0.01).",
         "batch_size": "Images per optimisation step.",
-        "beta_d": "KL weight of the discrete latent (a constant; 1 learns at the demo scale).",
+        "beta_d": "KL weight of the discrete latent, when it is not optimised (the seed panel's"
+                  " β_d box); 1 learns at the demo scale.",
     },
     "schedule_vae": {
         "epochs": "Training epochs of the 2-D schedule VAE.",
