@@ -463,4 +463,4 @@ def set_narrow(panel: QWidget, splitter: QSplitter, narrow: bool, height: int) -
     orientation = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
     if splitter.orientation() != orientation:
         splitter.setOrientation(orientation)
-        panel.setMinimumHeight(height if narrow else 0)
+    panel.setMinimumHeight(height if narrow else 0)

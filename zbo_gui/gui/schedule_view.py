@@ -246,6 +246,8 @@ class ScheduleView(QtWidgets.QWidget):
         c.set_bounds(pairs[0])
         d.set_bounds(pairs[1] if beta_d is not None else None)
         d.widget.setVisible(beta_d is not None)
+        # one epoch axis under both panels: the height goes to the curves
+        self._epoch_axis(beta_d is None)
         log = any(b / a >= LOG_SCALE_RATIO for a, b in pairs)
         if self._log_check.isChecked() != log:
             self._log_check.setChecked(log)  # calls _apply_log_mode
@@ -326,6 +328,7 @@ class ScheduleView(QtWidgets.QWidget):
         for panel in self._panels:
             panel.set_bounds(None)
         self._panels[1].widget.setVisible(False)
+        self._epoch_axis(True)
 
     # ----------------------------------------------------------------------------- queries
     def selected_curve(self, curve: int = 0) -> np.ndarray | None:
@@ -406,6 +409,12 @@ class ScheduleView(QtWidgets.QWidget):
             self._legend.addItem(self._panels[0].best, self._best_label)
         _, foreground = plots.palette_colors(self)
         self._legend.setLabelTextColor(foreground)
+
+    def _epoch_axis(self, on: bool) -> None:
+        """Show the β_c panel's epoch axis (values and label), or leave it to the β_d panel."""
+        item = self._plot.getPlotItem()
+        item.getAxis("bottom").setStyle(showValues=on)
+        item.setLabel("bottom", "epoch" if on else None)
 
     def _apply_log_mode(self, log: bool) -> None:
         for panel in self._panels:

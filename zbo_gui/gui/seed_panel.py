@@ -48,6 +48,8 @@ from zbo_gui.model.draft import DraftModel
 _OK_STYLE = "color: #2e7d32;"
 #: The panel's height when its plots go under its settings (a narrow dock; it scrolls).
 NARROW_HEIGHT = 980
+#: Height kept for the library plot and the sketch canvas under the settings (narrow layout).
+PLOTS_HEIGHT = 420
 
 
 def family_description(family: str) -> str:
@@ -72,6 +74,7 @@ class SeedPanel(QWidget):
         self.draft = draft
         self.campaign = campaign
         self._campaign_view = False
+        self._narrow = False
         config = draft.config.schedules
 
         # ---- bounds, N and seed
@@ -226,28 +229,40 @@ class SeedPanel(QWidget):
         layout.addWidget(self.beta_d_check, 0, 0, 1, 4)
         self.beta_d_spins: dict[str, QDoubleSpinBox] = {}
         for col, (key, label, tip) in enumerate((
-                ("beta_d_lo", "β_d lo", "Lower bound of β_d (> 0)"),
-                ("beta_d_hi", "β_d hi", "Upper bound of β_d (> β_d lo); a log scale when"
-                                        " hi/lo ≥ 10"))):
+                ("beta_d_lo", "lo", "Lower bound of β_d (> 0)"),
+                ("beta_d_hi", "hi", "Upper bound of β_d (> β_d lo); a log scale when"
+                                    " hi/lo ≥ 10"))):
             spin = QDoubleSpinBox()
-            spin.setDecimals(4)
-            spin.setRange(1e-4, 1e4)
+            spin.setDecimals(3)
+            spin.setRange(1e-3, 1e3)
+            spin.setMinimumWidth(60)
+            spin.setMaximumWidth(84)
             spin.setObjectName(f"schedules.{key}")
             spin.setToolTip(tip)
             spin.valueChanged.connect(self._on_settings_edited)
-            name = QLabel(label)
+            name = QLabel(f"β_d {label}" if col == 0 else label)
             name.setToolTip(tip)
             layout.addWidget(name, 1, 2 * col)
             layout.addWidget(spin, 1, 2 * col + 1)
             self.beta_d_spins[key] = spin
             self._beta_d_rows += [name, spin]
-        shares = QLabel("β_d families (shares)")
-        shares.setToolTip("Relative shares of the families the seeds' β_d curves are drawn"
+        toggle = QToolButton()
+        toggle.setArrowType(Qt.ArrowType.RightArrow)
+        toggle.setCheckable(True)
+        toggle.setAutoRaise(True)
+        toggle.setText("β_d families (shares)")
+        toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toggle.setToolTip("Relative shares of the families the seeds' β_d curves are drawn"
                           " from; each seed's β_c curve gets one at random")
-        layout.addWidget(shares, 2, 0, 1, 4)
-        self._beta_d_rows.append(shares)
+        self.beta_d_families_toggle = toggle
+        layout.addWidget(toggle, 2, 0, 1, 4)
+        self._beta_d_rows.append(toggle)
+        shares = QWidget()
+        shares.setToolTip(toggle.toolTip())
+        grid = QGridLayout(shares)
+        grid.setContentsMargins(12, 0, 0, 0)
         self.beta_d_share_spins: dict[str, QSpinBox] = {}
-        for k, family in enumerate(FAMILIES):
+        for row, family in enumerate(FAMILIES):
             name = QLabel(family)
             name.setStyleSheet(f"color: {family_colour(family)};")
             spin = QSpinBox()
@@ -255,10 +270,13 @@ class SeedPanel(QWidget):
             spin.setObjectName(f"schedules.beta_d_families.{family}")
             spin.setToolTip(f"Share of {family} β_d curves")
             spin.valueChanged.connect(self._on_settings_edited)
-            layout.addWidget(name, 3 + k // 2, 2 * (k % 2))
-            layout.addWidget(spin, 3 + k // 2, 2 * (k % 2) + 1)
+            grid.addWidget(name, row, 0)
+            grid.addWidget(spin, row, 1)
             self.beta_d_share_spins[family] = spin
-            self._beta_d_rows += [name, spin]
+        self._beta_d_shares = shares
+        layout.addWidget(shares, 3, 0, 1, 4)
+        toggle.toggled.connect(lambda on: (self._toggle_doc(on, shares, toggle),
+                                           self._enable_beta_d()))
         self._show_beta_d(config)
         return box
 
@@ -279,9 +297,14 @@ class SeedPanel(QWidget):
 
     def _enable_beta_d(self) -> None:
         """The bounds and shares: shown while β_d is optimised, editable in the draft."""
+        on = self.beta_d_check.isChecked()
         for widget in self._beta_d_rows:
-            widget.setVisible(self.beta_d_check.isChecked())
+            widget.setVisible(on)
             widget.setEnabled(self.beta_d_check.isEnabled())
+        self._beta_d_shares.setVisible(on and self.beta_d_families_toggle.isChecked())
+        self._beta_d_shares.setEnabled(self.beta_d_check.isEnabled())
+        if self._narrow:  # room for the rows shown or hidden
+            self.set_narrow(True)
 
     def _on_beta_d_toggled(self, _on: bool) -> None:
         self._enable_beta_d()
@@ -292,7 +315,12 @@ class SeedPanel(QWidget):
     def set_narrow(self, narrow: bool) -> None:
         """Settings beside the plots (a wide dock), or above them (``narrow``: the panel is
         then taller, and its tab scrolls down to the library and the sketch canvas)."""
-        set_narrow(self, self.splitter, narrow, NARROW_HEIGHT)
+        self._narrow = narrow
+        settings = self.splitter.widget(0).sizeHint().height()  # taller with the β_d rows
+        height = max(NARROW_HEIGHT, settings + PLOTS_HEIGHT)
+        set_narrow(self, self.splitter, narrow, height)
+        if narrow:  # the settings at their full height, the plots below them
+            self.splitter.setSizes([settings, height - settings])
 
     @staticmethod
     def _toggle_doc(on: bool, text: QLabel, button: QToolButton) -> None:

@@ -166,10 +166,15 @@ class DraftModel:
         now, then = self._drawn_key(self._config), self._drawn
         names = ("N", "β lo", "β hi", "family counts", "seed", "β_d bounds", "β_d families")
         parts = []
+        def shown(name: str, value: object) -> object:
+            if name != "β_d bounds":
+                return value
+            return "off" if value is None else "[{:g}, {:g}]".format(*value)
+
         for name, a, b in zip(names, then, now, strict=True):
             if a != b:
                 parts.append(name if name in ("family counts", "β_d families")
-                             else f"{name} {a} → {b}")
+                             else f"{name} {shown(name, a)} → {shown(name, b)}")
         return ", ".join(parts)
 
     @property
