@@ -22,6 +22,10 @@ seed curves (the β_d curves come from a stream of their own).
 
     python benchmarks/joint_beta_d.py --problem q --reps 3 --budget 12
     python benchmarks/joint_beta_d.py --problem particles --reps 1 --budget 12
+    python benchmarks/joint_beta_d.py --problem particles --reps 3 --first-rep 1  # beside it
+
+Two processes may run different repetitions of one problem at once (``--first-rep``): each
+merges its campaigns into the JSON that is there when it writes.
 
 Writes ``benchmarks/results/joint_beta_d_PROBLEM.json``: per campaign, every evaluation's
 objective, accuracy and the first/last values of its β_c and β_d curves; per arm, the best
@@ -31,6 +35,7 @@ accuracy (of any evaluation, and of the best-objective one) after each number of
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import time
@@ -130,31 +135,77 @@ def _curves(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
     return {"best_accuracy": best_any, "incumbent_accuracy": incumbent}
 
 
+def _merged(path: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` with the campaigns another run already wrote to ``path`` (same budget)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return report
+    if stored.get("budget") != report["budget"]:
+        return report
+    arms = {arm: dict(reps) for arm, reps in stored.get("arms", {}).items()}
+    for arm, reps in report["arms"].items():
+        arms.setdefault(arm, {}).update(reps)
+    return {**report, "arms": arms}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--problem", choices=("q", "particles"), default="q")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--budget", type=int, default=12)
+    parser.add_argument("--first-rep", type=int, default=0,
+                        help="start at this repetition (another process runs the ones before)")
+    parser.add_argument("--summary", action="store_true",
+                        help="only print the summary of the JSON written so far")
     args = parser.parse_args()
+    if args.summary:
+        summarize(json.loads((RESULTS / f"joint_beta_d_{args.problem}.json").read_text()))
+        return
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
     torch.set_num_threads(1)
     arms = _arms(args.problem, args.budget)
     report: dict[str, Any] = {"problem": args.problem, "budget": args.budget, "arms": {}}
-    for rep in range(args.reps):
+    name = f"joint_beta_d_{args.problem}"
+    for rep in range(args.first_rep, args.reps):
         for arm, config in arms.items():
             path = CAMPAIGNS / f"{args.problem}-{arm}-r{rep}.h5"
             print(f"{args.problem} {arm} repetition {rep}: {path}", flush=True)
             rows = run_campaign(path, config.replace(seed=rep))
             report["arms"].setdefault(arm, {})[str(rep)] = {"evaluations": rows, **_curves(rows)}
-            out = write_json(f"joint_beta_d_{args.problem}", report)
+            out = write_json(name, _merged(RESULTS / f"{name}.json", report))
             print(f"  wrote {out}", flush=True)
+    report = _merged(RESULTS / f"{name}.json", report)
+    summarize(report)
+
+
+def summarize(report: dict[str, Any]) -> None:
+    """Prints, per arm, the best accuracy and the incumbent's after B evaluations and at the
+    arm's budget; for ``joint`` on ``q``, how many evaluations it took to come within 0.03 of
+    ``c_only``'s best accuracy of the same repetition."""
+    budget = report["budget"]
+
+    def at(reps: dict[str, Any], key: str, k: int | None) -> np.ndarray:
+        """``key``'s value after ``k`` evaluations (None: all) of each repetition."""
+        return np.round([r[key][(k or len(r[key])) - 1] for _, r in sorted(reps.items())], 3)
+
     for arm, reps in report["arms"].items():
-        finals = [r["best_accuracy"][-1] for r in reps.values()]
-        incumbents = [r["incumbent_accuracy"][-1] for r in reps.values()]
-        print(f"{arm:14s} best accuracy {np.median(finals):.3f} (reps {np.round(finals, 3)}),"
-              f" incumbent's {np.median(incumbents):.3f}")
+        print(f"{arm:14s} {len(reps)} reps | best accuracy at {budget}:"
+              f" {at(reps, 'best_accuracy', budget)}, at the end:"
+              f" {at(reps, 'best_accuracy', None)} | incumbent's at {budget}:"
+              f" {at(reps, 'incumbent_accuracy', budget)}, at the end:"
+              f" {at(reps, 'incumbent_accuracy', None)}")
+    arms = report["arms"]
+    if "joint" in arms and "c_only" in arms:
+        for rep in sorted(set(arms["joint"]) & set(arms["c_only"])):
+            target = arms["c_only"][rep]["best_accuracy"][-1] - 0.03
+            curve = arms["joint"][rep]["best_accuracy"]
+            reached = next((k + 1 for k, v in enumerate(curve) if v >= target), None)
+            print(f"repetition {rep}: joint within 0.03 of c_only's best accuracy"
+                  f" ({target + 0.03:.3f}) after {reached or 'more than ' + str(len(curve))}"
+                  f" evaluations (c_only's budget {budget})")
 
 
 if __name__ == "__main__":

@@ -131,7 +131,8 @@ class StageAccess:
         pairs = schedules.ndim == 3 and schedules.shape[1] == 2
         if not (schedules.ndim == 2 or pairs) or len(families) != schedules.shape[0]:
             raise ValueError(
-                f"schedules must be (S, N) with one family each, got {schedules.shape} and "
+                f"schedules must be (S, N) or pairs (S, 2, N) with one family each, got"
+                f" {schedules.shape} and "
                 f"{len(families)} families"
             )
 
