@@ -15,7 +15,7 @@ import json
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from zbo_gui.core.config import config_from_dict, config_from_toml
 from zbo_gui.core.schedules import ScheduleLibrary
@@ -270,6 +270,35 @@ def test_a_campaign_of_beta_c_and_beta_d_from_the_window(window, qtbot, tmp_path
     np.testing.assert_allclose([float(r["beta_d"]) for r in rows], best[1], rtol=1e-6)
     config, library, _ = _stored(path)
     assert config.schedules.joint and library.pairs
+
+
+def test_the_mouse_wheel_scrolls_the_seed_panel_without_editing_its_fields(window,
+                                                                          qtbot) -> None:
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+
+    win = window
+    win.inputs.tabs.setCurrentIndex(1)
+    scroll = win.inputs.tabs.currentWidget()
+    bar = scroll.verticalScrollBar()
+    assert bar.maximum() > 0  # the panel is taller than its tab
+    spin = win.seed_panel.count_spins["cyclical"]
+    before, position = spin.value(), bar.value()
+
+    def turn() -> None:
+        centre = QPointF(spin.rect().center())
+        event = QWheelEvent(centre, QPointF(spin.mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                            QPoint(0, -120), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
+        QApplication.sendEvent(spin, event)
+
+    turn()
+    assert spin.value() == before and bar.value() > position  # scrolled, not edited
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    turn()
+    assert spin.value() == before - 1  # a field being edited takes the wheel
 
 
 # ---------------------------------------------------------------------------- the draft

@@ -12,10 +12,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QButtonGroup,
+    QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -64,6 +67,30 @@ def format_seconds(seconds: float) -> str:
 # ---------------------------------------------------------------------------- inputs dock
 #: Below this width the inputs dock stacks each panel's settings above its plots.
 NARROW_WIDTH = 600
+
+
+class WheelScrolls(QObject):
+    """Over a spin box or combo box that has no keyboard focus, the mouse wheel scrolls the
+    panel instead of changing the value (scrolling down a panel must not edit it on the way).
+
+    Args:
+        scroll: the scroll area the panel sits in.
+    """
+
+    def __init__(self, scroll: QScrollArea) -> None:
+        super().__init__(scroll)
+        self._scroll = scroll
+        panel = scroll.widget()
+        for field in [*panel.findChildren(QAbstractSpinBox), *panel.findChildren(QComboBox)]:
+            field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel does not focus it
+            field.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Pass a wheel turn over an unfocused field on to the scroll bar."""
+        if event.type() == QEvent.Type.Wheel and not watched.hasFocus():
+            QApplication.sendEvent(self._scroll.verticalScrollBar(), event)
+            return True
+        return super().eventFilter(watched, event)
 
 
 class InputsPanel(QWidget):
@@ -115,6 +142,7 @@ class InputsPanel(QWidget):
             scroll = QScrollArea()  # the dock may be narrower than the panel likes
             scroll.setWidgetResizable(True)
             scroll.setWidget(panel)
+            WheelScrolls(scroll)
             self.tabs.addTab(scroll, title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
