@@ -165,12 +165,13 @@ class DraftModel:
         7"``."""
         now, then = self._drawn_key(self._config), self._drawn
         names = ("N", "β lo", "β hi", "family counts", "seed", "β_d bounds", "β_d families")
-        parts = []
+
         def shown(name: str, value: object) -> object:
             if name != "β_d bounds":
                 return value
             return "off" if value is None else "[{:g}, {:g}]".format(*value)
 
+        parts = []
         for name, a, b in zip(names, then, now, strict=True):
             if a != b:
                 parts.append(name if name in ("family counts", "β_d families")
