@@ -159,3 +159,29 @@ def test_settings_replace_only_their_sections() -> None:
     draft.set_settings(other)
     assert draft.config.seed == 11 and draft.config.bo == other.bo
     assert draft.config.dataset == dataset and draft.config.schedules == schedules
+
+
+def test_a_draft_of_schedule_pairs_is_what_zbo_run_would_build(tmp_path) -> None:
+    from zbo_gui.runner import seed_library
+
+    config = config_from_dict(tiny_config(
+        schedules={"beta_d_lo": 0.05, "beta_d_hi": 5.0, "beta_d_families": {"constant": 1}}))
+    draft = DraftModel(config)
+    built = seed_library(config)
+    assert draft.library.pairs and draft.library.families == built.families
+    np.testing.assert_array_equal(draft.library.schedules, built.schedules)
+    assert np.ptp(draft.library.schedules[:, 1], axis=1).max() == 0.0  # constant β_d only
+    # a CSV export of a pair keeps its own β_d curve when imported into a draft of pairs
+    csv = tmp_path / "pair.csv"
+    csv.write_text("epoch,beta_c,beta_d\n0,1.0,0.2\n1,2.0,0.3\n", encoding="utf-8")
+    assert draft.import_csv(csv) == 1
+    np.testing.assert_allclose(draft.library.schedules[-1][1][[0, -1]], [0.2, 0.3])
+    assert draft.library.families[-1] == "csv"
+    draft.undo()
+    # switching β_d off makes the library stale, naming why; Generate gives β_c curves again
+    off = dataclasses.replace(config.schedules, beta_d_lo=None, beta_d_hi=None)
+    draft.set_schedules(off)
+    assert draft.stale and "β_d bounds [0.05, 5] → off" in draft.stale_reason()
+    draft.generate()
+    assert not draft.library.pairs and not draft.stale
+    np.testing.assert_array_equal(draft.library.schedules, built.beta_c)
