@@ -167,7 +167,7 @@ class FinalModel:
     """A jrVAE trained on the full dataset with the chosen schedule.
 
     Attributes:
-        schedule: ``(N,)`` β_c used.
+        schedule: ``(N,)`` β_c used (a pair ``(2, N)``: β_c and β_d).
         which: ``"evaluated"``, ``"predicted"`` or ``"selected"``.
         manifolds: ``(K, d*d, H, W)`` uint8 learned manifolds.
         loss_curve: ``(N,)``.
