@@ -27,7 +27,8 @@ seed curves (the β_d curves come from a stream of their own).
 Two processes may run different repetitions of one problem at once (``--first-rep``): each
 merges its campaigns into the JSON that is there when it writes.
 
-Writes ``benchmarks/results/joint_beta_d_PROBLEM.json``: per campaign, every evaluation's
+Writes ``benchmarks/results/joint_beta_d_PROBLEM.{json,png}`` (``--summary``: only the summary
+and the plot of the JSON written so far). The JSON holds, per campaign, every evaluation's
 objective, accuracy and the first/last values of its β_c and β_d curves; per arm, the best
 accuracy (of any evaluation, and of the best-objective one) after each number of evaluations.
 """
@@ -159,8 +160,11 @@ def main() -> None:
     parser.add_argument("--summary", action="store_true",
                         help="only print the summary of the JSON written so far")
     args = parser.parse_args()
+    name = f"joint_beta_d_{args.problem}"
     if args.summary:
-        summarize(json.loads((RESULTS / f"joint_beta_d_{args.problem}.json").read_text()))
+        report = json.loads((RESULTS / f"{name}.json").read_text())
+        summarize(report)
+        plot(report, name)
         return
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -168,7 +172,6 @@ def main() -> None:
     torch.set_num_threads(1)
     arms = _arms(args.problem, args.budget)
     report: dict[str, Any] = {"problem": args.problem, "budget": args.budget, "arms": {}}
-    name = f"joint_beta_d_{args.problem}"
     for rep in range(args.first_rep, args.reps):
         for arm, config in arms.items():
             path = CAMPAIGNS / f"{args.problem}-{arm}-r{rep}.h5"
@@ -179,6 +182,34 @@ def main() -> None:
             print(f"  wrote {out}", flush=True)
     report = _merged(RESULTS / f"{name}.json", report)
     summarize(report)
+    plot(report, name)
+
+
+def plot(report: dict[str, Any], name: str) -> None:
+    """Best accuracy so far against evaluations: each repetition thin, the median thick."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (arm, reps), colour in zip(report["arms"].items(), ("C0", "C1", "C2", "C3"),
+                                   strict=False):
+        curves = [np.asarray(r["best_accuracy"]) for _, r in sorted(reps.items())]
+        for curve in curves:
+            ax.plot(np.arange(1, curve.size + 1), curve, color=colour, lw=0.8, alpha=0.5)
+        length = min(c.size for c in curves)
+        median = np.median([c[:length] for c in curves], axis=0)
+        ax.plot(np.arange(1, length + 1), median, color=colour, lw=2.4,
+                label=f"{arm} (median of {len(curves)})")
+    ax.axvline(report["budget"], color="grey", ls=":", lw=1)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best accuracy so far (diagnostic)")
+    ax.set_title(f"β_c alone vs β_c and β_d together, problem '{report['problem']}'")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"{name}.png", dpi=110)
 
 
 def summarize(report: dict[str, Any]) -> None:
