@@ -62,6 +62,8 @@ def test_schedule_pairs_survive_seeds_vae_grid_file_and_export(tmp_path: Path) -
     # the file keeps the pairs, and the campaign resumes with the stored pair VAE
     done = run_zbo("resume", path, "-q")
     assert done.returncode == 0, done.stderr
+    assert "and β_d in [0.1, 10] optimised together" in done.stderr
+    assert done.stderr.count("| β_d ") == 3  # each evaluation's line names its β_d curve
     with CampaignStore.open(path) as store:
         evaluations = store.read_evaluations()
         assert store.format_version == FORMAT_VERSION

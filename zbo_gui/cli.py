@@ -122,6 +122,9 @@ class WorkerBars:
 def _print_evaluation(evaluation: Evaluation, budget: int) -> None:
     reps = evaluation.replicates
     parts = [f"eval {evaluation.index + 1}/{budget}", evaluation.proposal.source.value]
+    schedule = np.asarray(evaluation.proposal.schedule)
+    if schedule.ndim == 2:  # a pair: the β_d curve is part of what was chosen
+        parts.append(f"β_d {_first_last([float(schedule[1, 0]), float(schedule[1, -1])])}")
     if evaluation.succeeded:
         parts.append(f"objective {evaluation.objective:.4f}")
         if reps and reps[0].class_usage.size:
