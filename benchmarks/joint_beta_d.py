@@ -54,6 +54,7 @@ from zbo_gui.core.config import (
     JrVAEConfig,
     ScheduleConfig,
 )
+from zbo_gui.core.schedules import split_pair
 from zbo_gui.core.types import Evaluation
 from zbo_gui.runner import CampaignRunner
 
@@ -87,9 +88,7 @@ def _arms(problem: str, budget: int) -> dict[str, CampaignConfig]:
 
 def _row(evaluation: Evaluation, beta_d: float) -> dict[str, Any]:
     """What the report keeps of one evaluation."""
-    schedule = np.asarray(evaluation.proposal.schedule)
-    c = schedule[0] if schedule.ndim == 2 else schedule
-    d = schedule[1] if schedule.ndim == 2 else np.full_like(c, beta_d)
+    c, d = split_pair(evaluation.proposal.schedule, beta_d)
     accuracy = [r.accuracy for r in evaluation.replicates]
     return {
         "objective": evaluation.objective, "status": evaluation.status.value,

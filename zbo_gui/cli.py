@@ -33,6 +33,7 @@ from zbo_gui.core.config import (
 )
 from zbo_gui.core.data.base import FORMATS as DATA_FORMATS
 from zbo_gui.core.errors import CampaignFileError, ConfigError, DatasetError, ZboError
+from zbo_gui.core.schedules import first_last
 from zbo_gui.core.types import Controls, Evaluation, EvaluationCancelled, Progress, Proposal
 from zbo_gui.storage.campaign_file import CampaignStore, Lease, read_campaign
 from zbo_gui.storage.summary import summarize
@@ -124,7 +125,7 @@ def _print_evaluation(evaluation: Evaluation, budget: int) -> None:
     parts = [f"eval {evaluation.index + 1}/{budget}", evaluation.proposal.source.value]
     schedule = np.asarray(evaluation.proposal.schedule)
     if schedule.ndim == 2:  # a pair: the β_d curve is part of what was chosen
-        parts.append(f"β_d {_first_last([float(schedule[1, 0]), float(schedule[1, -1])])}")
+        parts.append(f"β_d {first_last(schedule[1])}")
     if evaluation.succeeded:
         parts.append(f"objective {evaluation.objective:.4f}")
         if reps and reps[0].class_usage.size:
@@ -324,12 +325,6 @@ def _info(store: CampaignStore) -> tuple[int, dict, CampaignConfig, Lease | None
             store.writer(), store.migrated_from)
 
 
-def _first_last(values: list[float]) -> str:
-    """``[first, last]`` of a curve as text: one number when the two are equal."""
-    first, last = values
-    return f"{first:.3g}" if f"{first:.3g}" == f"{last:.3g}" else f"{first:.3g}→{last:.3g}"
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     """``zbo info``: check every checksum, then summarise the campaign."""
     checked, info, config, lease, old = read_campaign(args.file, _info)
@@ -372,7 +367,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"{row['index'] + 1:>3} {row['source']:<11} {row['status']:<9}"
                   f" {fmt(row['objective'], 9)} {fmt(row['l1'], 7, 3)} {fmt(row['l2'], 7, 3)}"
                   f" {fmt(row['accuracy'], 8, 3)} {fmt(row['nmi'], 6, 3)}"
-                  f" {_first_last(row['beta_d']):>15}  {row['class_usage']}"
+                  f" {first_last(row['beta_d']):>15}  {row['class_usage']}"
                   f" / {[round(v, 3) for v in row['class_intensity']]}"
                   + (f"  {row['message']}" if row["message"] else ""))
     return 0

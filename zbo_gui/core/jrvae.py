@@ -18,6 +18,7 @@ import numpy as np
 
 from zbo_gui.core.config import JrVAEConfig
 from zbo_gui.core.faults import crash_point
+from zbo_gui.core.schedules.pairs import split_pair
 from zbo_gui.core.types import Controls, Progress, TrainingDiverged
 
 #: pyro raises when a KL scale is exactly 0; schedules are clamped to at least this value.
@@ -61,13 +62,8 @@ def scale_pairs(schedule: np.ndarray, beta_d: float) -> tuple[np.ndarray, np.nda
     Raises:
         ValueError: another shape.
     """
-    schedule = np.asarray(schedule, dtype=np.float64)
-    if schedule.ndim == 1:
-        schedule = np.vstack([schedule, np.full(schedule.shape, float(beta_d))])
-    if schedule.ndim != 2 or schedule.shape[0] != 2:
-        raise ValueError(f"a schedule is (N,) or (2, N), got shape {schedule.shape}")
-    pair = np.maximum(schedule, MIN_SCALE)
-    return pair[0], pair[1]
+    beta_c, beta_d_curve = split_pair(schedule, beta_d)
+    return np.maximum(beta_c, MIN_SCALE), np.maximum(beta_d_curve, MIN_SCALE)
 
 
 def build_jrvae(image_shape: tuple[int, int], config: JrVAEConfig, seed: int, device: str):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from zbo_gui.core.schedules import split_pair
+from zbo_gui.core.schedules import first_last, split_pair
 from zbo_gui.core.types import Evaluation, ProposalSource
 from zbo_gui.model.campaign import CampaignModel
 
@@ -202,8 +202,7 @@ class EvaluationsModel(QtCore.QAbstractTableModel):
         if column == 3 and ev is self.campaign.best_evaluated():
             return f"★ {_fmt(float(ev.objective))}"  # ★: best, as on the map
         if column == _BETA_D:
-            first, last = (_fmt(float(v), 3) for v in self._beta_d(ev)[[0, -1]])
-            return first if first == last else f"{first}→{last}"
+            return first_last(self._beta_d(ev))
         if column == _USAGE:
             usage = _usage(ev)
             total = usage.sum()

@@ -45,6 +45,7 @@ from zbo_gui.core.schedules import (
     fill_beta_d,
     generate_library,
     load_csv,
+    open_pairs,
 )
 from zbo_gui.model.events import Events
 
@@ -113,9 +114,7 @@ def _resampled(library: ScheduleLibrary, rows: list[int], n_epochs: int,
     new = np.array([[np.interp(x_new, x_old, curve) for curve in row] for row in old])
     if not pairs:
         return new[:, 0]
-    if new.shape[1] == 1:
-        new = np.concatenate([new, np.full_like(new, np.nan)], axis=1)
-    return new
+    return open_pairs(new[:, 0]) if new.shape[1] == 1 else new
 
 
 class DraftModel:
@@ -255,9 +254,7 @@ class DraftModel:
         if sum(sc.counts.values()) > 0:
             generated = generate_library(sc.counts, sc.n_epochs,
                                          Bounds(sc.beta_lo, sc.beta_hi), self._config.seed)
-            curves = generated.schedules
-            parts.append(np.stack([curves, np.full_like(curves, np.nan)], axis=1)
-                         if sc.joint else curves)
+            parts.append(open_pairs(generated.schedules) if sc.joint else generated.schedules)
             families += generated.families
         extra = [i for i, f in enumerate(self._library.families) if f in EXTRA_FAMILIES]
         if extra:
@@ -318,8 +315,7 @@ class DraftModel:
         """
         rows = np.asarray(rows, dtype=np.float64)
         if self._config.schedules.joint and rows.ndim == 2:
-            rows = self._paired(np.stack([rows, np.full_like(rows, np.nan)], axis=1),
-                                len(self._library))
+            rows = self._paired(open_pairs(rows), len(self._library))
         part = ScheduleLibrary(rows, ("sketch",) * len(rows))
         if part.n_epochs != self._library.n_epochs:
             raise ScheduleError(f"a sketch of {part.n_epochs} epochs does not fit a library of"

@@ -41,15 +41,18 @@ def _check(schedule: Any, beta_d: float) -> tuple[np.ndarray, np.ndarray]:
         ScheduleError: not ``(N,)`` or ``(2, N)``, empty, or a value that is not finite and > 0
             (the message names the curve, the epoch and the value), or a bad ``beta_d``.
     """
-    array = np.asarray(schedule, dtype=np.float64)
-    if not (array.ndim == 1 or (array.ndim == 2 and array.shape[0] == 2)) or array.size == 0:
-        raise ScheduleError("the schedule must be a non-empty (N,) array or a pair (2, N),"
-                            f" got shape {array.shape}")
     if isinstance(beta_d, bool) or not isinstance(beta_d, int | float | np.floating | np.integer):
         raise ScheduleError(f"beta_d must be a number, got {beta_d!r}")
     if not (math.isfinite(beta_d) and beta_d > 0):
         raise ScheduleError(f"beta_d must be finite and > 0, got {float(beta_d)!r}")
-    curves = split_pair(array, float(beta_d))
+    array = np.asarray(schedule, dtype=np.float64)
+    try:
+        curves = split_pair(array, float(beta_d))
+    except ValueError:
+        curves = (np.zeros(0),)
+    if curves[0].size == 0:
+        raise ScheduleError("the schedule must be a non-empty (N,) array or a pair (2, N),"
+                            f" got shape {array.shape}")
     for name, curve in zip(("", "beta_d "), curves, strict=True):
         bad = np.flatnonzero(~(np.isfinite(curve) & (curve > 0)))
         if bad.size:

@@ -12,7 +12,8 @@ Modules:
 - ``library``: :class:`ScheduleLibrary`, :func:`generate_library`, :func:`resample`,
   :func:`validate_schedules` and :func:`clamp_positive`.
 - ``csv``: :func:`load_csv` and :func:`configured_library`.
-- ``pairs``: :func:`split_pair` (a schedule's β_c and β_d curves).
+- ``pairs``: :func:`split_pair` (a schedule's β_c and β_d curves), :func:`open_pairs` and
+  :func:`first_last`.
 - ``_checks``: argument checks shared by the above.
 """
 
@@ -45,7 +46,7 @@ from zbo_gui.core.schedules.library import (
     share_counts,
     validate_schedules,
 )
-from zbo_gui.core.schedules.pairs import split_pair
+from zbo_gui.core.schedules.pairs import first_last, open_pairs, split_pair
 
 __all__ = [
     "EXTRA_FAMILIES",
@@ -58,10 +59,12 @@ __all__ = [
     "clamp_positive",
     "configured_library",
     "fill_beta_d",
+    "first_last",
     "generate_family",
     "generate_library",
     "jitter",
     "load_csv",
+    "open_pairs",
     "pair_curves",
     "resample",
     "share_counts",

@@ -19,6 +19,7 @@ from zbo_gui.core.schedules.library import (
     pair_curves,
     resample,
 )
+from zbo_gui.core.schedules.pairs import open_pairs
 
 
 def _split(line: str) -> list[str]:
@@ -124,7 +125,7 @@ def load_csv(path: str | os.PathLike, n_epochs: int, pairs: bool = False) -> np.
                 [_parse(c, f"{name}, line {line_no}, column {j + 1}") for j, c in enumerate(cells)]
             )
     out = np.stack([resample(np.asarray(c), n_epochs) for c in curves])
-    return np.stack([out, np.full_like(out, np.nan)], axis=1) if pairs else out
+    return open_pairs(out) if pairs else out
 
 
 def _column(name: str, rows: list[tuple[int, list[str]]], col: int, column: str,
@@ -178,9 +179,7 @@ def configured_library(counts: Mapping[str, int], n_epochs: int, bounds: Bounds 
     parts, families = [], []
     if sum(int(c) for c in counts.values()) > 0:
         generated = generate_library(counts, n_epochs, c_bounds, seed)
-        curves = generated.schedules
-        parts.append(np.stack([curves, np.full_like(curves, np.nan)], axis=1)
-                     if joint else curves)
+        parts.append(open_pairs(generated.schedules) if joint else generated.schedules)
         families += generated.families
     for path in csv_files:
         curves = load_csv(path, n_epochs, pairs=joint)
